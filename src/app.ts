@@ -1,0 +1,62 @@
+/**
+ * Wiring: configuration → database → store → service → server. No DI
+ * container; each part takes what it needs as an options object.
+ */
+import type { Logger } from "pino";
+import { devSecret } from "./auth/tokens.js";
+import { createTokenVerifier } from "./auth/verifier.js";
+import type { Config } from "./config.js";
+import { createCapacityService } from "./service/capacity-service.js";
+import { startServer } from "./server/server.js";
+import { migrate, openDatabase } from "./store/database.js";
+import { KnexCapacityStore } from "./store/knex-store.js";
+
+export interface App {
+  port: number;
+  /** The development secret when no verifier is configured (never in production). */
+  devSecret: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Run migrations at start-up (default true). */
+  migrate?: boolean;
+  /** SQLite only: override the database file (e.g. `:memory:`). */
+  sqliteFile?: string;
+}
+
+export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
+  const knex = openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.dbPoolMax,
+    ...(options.sqliteFile !== undefined && { sqliteFile: options.sqliteFile }),
+  });
+  try {
+    if (options.migrate ?? true) await migrate(knex, (m) => log.info(m));
+    const secret =
+      config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production
+        ? devSecret(config.dataDir)
+        : undefined;
+    const store = new KnexCapacityStore(knex);
+    const listener = await startServer({
+      host: config.host,
+      port: config.port,
+      services: { capacity: createCapacityService({ store }) },
+      verifier: createTokenVerifier(config.jwt, secret),
+      log,
+      readMaxBytes: config.readMaxBytes,
+    });
+    return {
+      port: listener.port,
+      devSecret: secret,
+      async close() {
+        await listener.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await knex.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,90 @@
+import {
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  type JWTVerifyResult,
+} from "jose";
+import type { JwtConfig } from "../config.js";
+import { UnauthenticatedError } from "../domain/errors.js";
+import { canonicalReference, isScopeId } from "../domain/ids.js";
+import type { Caller } from "./caller.js";
+
+/** Tokens longer than this are rejected before any parsing. */
+export const MAX_TOKEN_BYTES = 8192;
+
+export interface TokenVerifier {
+  /** Verifies an `Authorization` header value; throws UnauthenticatedError. */
+  verify(authorization: string | null | undefined): Promise<Caller>;
+}
+
+/**
+ * HS256 with a shared secret, or RS256/ES256 with keys from a JWKS URL. The
+ * algorithm list is explicit (never what the token header asks for), `exp` is
+ * required, `iss`/`aud` are checked when configured.
+ */
+export function createTokenVerifier(config: JwtConfig, devSecret?: string): TokenVerifier {
+  const secret = config.secret ?? devSecret;
+  const options = (algorithms: string[]): JWTVerifyOptions => ({
+    algorithms,
+    requiredClaims: ["exp"],
+    ...(config.issuer !== undefined && { issuer: config.issuer }),
+    ...(config.audience !== undefined && { audience: config.audience }),
+  });
+  let check: (token: string) => Promise<JWTVerifyResult>;
+  if (config.jwksUrl !== undefined) {
+    const keys = createRemoteJWKSet(new URL(config.jwksUrl));
+    const jwksOptions = options(["RS256", "ES256"]);
+    check = (token) => jwtVerify(token, keys, jwksOptions);
+  } else if (secret !== undefined) {
+    const key = new TextEncoder().encode(secret);
+    const hsOptions = options(["HS256"]);
+    check = (token) => jwtVerify(token, key, hsOptions);
+  } else {
+    throw new Error("no token verifier configured");
+  }
+
+  return {
+    async verify(authorization) {
+      const token = bearer(authorization);
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await check(token));
+      } catch (err) {
+        throw new UnauthenticatedError(describe(err));
+      }
+      return callerOf(payload);
+    },
+  };
+}
+
+function bearer(authorization: string | null | undefined): string {
+  if (authorization === undefined || authorization === null || authorization === "") {
+    throw new UnauthenticatedError("missing Authorization: Bearer <token> header");
+  }
+  const match = /^Bearer +([A-Za-z0-9_\-.]+)$/i.exec(authorization);
+  if (!match?.[1]) throw new UnauthenticatedError("Authorization header must be Bearer <JWT>");
+  if (match[1].length > MAX_TOKEN_BYTES) throw new UnauthenticatedError("token too large");
+  return match[1];
+}
+
+/** A short reason for the caller; never the token or key material. */
+function describe(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return "token expired";
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `token claim ${err.claim} is invalid`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return "token algorithm not allowed";
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return "token key id not recognised";
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature invalid";
+  return "token invalid";
+}
+
+function callerOf(payload: JWTPayload): Caller {
+  const tenantId = payload["tenant_id"];
+  if (!isScopeId(tenantId)) throw new UnauthenticatedError("token claim tenant_id is missing or malformed");
+  const sub = typeof payload.sub === "string" ? canonicalReference(payload.sub) : undefined;
+  if (sub === undefined) throw new UnauthenticatedError("token claim sub must be a UUID or a prefixed ULID");
+  const appId = payload["app_id"];
+  if (appId !== undefined && !isScopeId(appId)) throw new UnauthenticatedError("token claim app_id is malformed");
+  return { tenantId, personId: sub, appId };
+}

@@ -1,0 +1,304 @@
+/**
+ * The rules of a capacity record: what a create or update may contain, how an
+ * update mask applies, what confirmation, deletion and restoration do. Pure
+ * functions: the caller supplies the clock, the new etag and the new id.
+ */
+import { SourceType } from "../gen/work/v1/capacity_pb.js";
+import { DATE_RULE, isIsoDate } from "./dates.js";
+import {
+  AlreadyExistsError,
+  EtagMismatchError,
+  FailedPreconditionError,
+  Violations,
+} from "./errors.js";
+import { canonicalReference, REFERENCE_RULE } from "./ids.js";
+import { PERCENT_RULE, toBasisPoints } from "./percent.js";
+
+export const SCHEMA_VERSION = 1;
+export const DEFAULT_SOURCE = "edm";
+export const MAX_NOTES_CHARS = 4000;
+export const MAX_SOURCE_CHARS = 64;
+
+/** A stored capacity, as the domain sees it. Timestamps are epoch milliseconds. */
+export interface CapacityRecord {
+  id: string;
+  tenantId: string;
+  /** Empty when the creating token had no app. */
+  appId: string;
+  createdAt: number;
+  updatedAt: number;
+  createdBy: string;
+  updatedBy: string;
+  source: string;
+  sourceType: SourceType;
+  isDeleted: boolean;
+  deletedAt: number | null;
+  deletedBy: string;
+  schemaVersion: number;
+  personId: string;
+  projectId: string;
+  periodStart: string;
+  periodEnd: string;
+  /** Hundredths of a percent, 0–10,000. */
+  allocatedBp: number;
+  confirmedById: string;
+  confirmedAt: number | null;
+  notes: string;
+  etag: string;
+}
+
+/** The writable fields as a client sent them. */
+export interface CapacityInput {
+  personId: string;
+  projectId: string;
+  periodStart: string;
+  periodEnd: string;
+  allocatedPct: number | undefined;
+  notes: string;
+  source: string;
+  sourceType: SourceType;
+}
+
+/** Who writes, when, and the etag the write gets. */
+export interface WriteStamp {
+  tenantId: string;
+  appId: string | undefined;
+  /** The caller's `sub`. */
+  actor: string;
+  now: number;
+  etag: string;
+}
+
+/** Mask paths a client may write; also the order in which violations are reported. */
+export const WRITABLE_PATHS = [
+  "person_id",
+  "project_id",
+  "period_start",
+  "period_end",
+  "allocated_pct",
+  "notes",
+  "source",
+  "source_type",
+] as const;
+type WritablePath = (typeof WRITABLE_PATHS)[number];
+
+/** Fields that exist on Capacity but only the server writes. */
+const OUTPUT_ONLY_PATHS = new Set([
+  "id",
+  "tenant_id",
+  "app_id",
+  "created_at",
+  "updated_at",
+  "created_by",
+  "updated_by",
+  "is_deleted",
+  "deleted_at",
+  "deleted_by",
+  "schema_version",
+  "confirmed_by_id",
+  "confirmed_at",
+  "etag",
+]);
+
+/** The fields whose change voids a confirmation: the manager confirmed these numbers. */
+const CONFIRMED_FIELDS = ["personId", "projectId", "periodStart", "periodEnd", "allocatedBp"] as const;
+
+/**
+ * Checks an update mask and returns the paths it selects, or undefined for
+ * "replace every writable field" (no mask, an empty mask, or `*`).
+ */
+export function resolveMask(paths: readonly string[] | undefined, v: Violations): Set<WritablePath> | undefined {
+  if (paths === undefined || paths.length === 0) return undefined;
+  if (paths.length === 1 && paths[0] === "*") return undefined;
+  const selected = new Set<WritablePath>();
+  for (const path of paths) {
+    if ((WRITABLE_PATHS as readonly string[]).includes(path)) {
+      selected.add(path as WritablePath);
+    } else if (OUTPUT_ONLY_PATHS.has(path)) {
+      v.add("update_mask", `path "${path}" is output only`);
+    } else {
+      v.add("update_mask", `unknown path "${path}"; writable paths are ${WRITABLE_PATHS.join(", ")} or *`);
+    }
+  }
+  return selected;
+}
+
+/** The writable part of a record after validation, with references in canonical form. */
+type Writable = Pick<
+  CapacityRecord,
+  "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType"
+>;
+
+function reference(value: string, field: string, v: Violations): string {
+  if (value === "") {
+    v.add(field, "is required");
+    return value;
+  }
+  const canonical = canonicalReference(value);
+  if (canonical === undefined) v.add(field, REFERENCE_RULE);
+  return canonical ?? value;
+}
+
+function date(value: string, field: string, v: Violations): string {
+  if (value === "") v.add(field, "is required");
+  else if (!isIsoDate(value)) v.add(field, DATE_RULE);
+  return value;
+}
+
+function percent(value: number | undefined, field: string, v: Violations): number {
+  if (value === undefined) {
+    v.add(field, "is required");
+    return 0;
+  }
+  const bp = toBasisPoints(value);
+  if (bp === undefined) v.add(field, PERCENT_RULE);
+  return bp ?? 0;
+}
+
+function charCount(value: string): number {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+}
+
+/**
+ * Validates the fields a write takes from the input: all of them, or the
+ * masked ones over `base`. Violations name fields under `prefix`.
+ */
+function writable(
+  input: CapacityInput,
+  base: Writable | undefined,
+  mask: Set<WritablePath> | undefined,
+  prefix: string,
+  v: Violations,
+): Writable {
+  const take = (path: WritablePath): boolean => base === undefined || mask === undefined || mask.has(path);
+  const f = (path: WritablePath): string => `${prefix}${path}`;
+  const out: Writable = base
+    ? { ...base }
+    : {
+        personId: "",
+        projectId: "",
+        periodStart: "",
+        periodEnd: "",
+        allocatedBp: 0,
+        notes: "",
+        source: DEFAULT_SOURCE,
+        sourceType: SourceType.API,
+      };
+  if (take("person_id")) out.personId = reference(input.personId, f("person_id"), v);
+  if (take("project_id")) out.projectId = reference(input.projectId, f("project_id"), v);
+  if (take("period_start")) out.periodStart = date(input.periodStart, f("period_start"), v);
+  if (take("period_end")) out.periodEnd = date(input.periodEnd, f("period_end"), v);
+  if (take("allocated_pct")) out.allocatedBp = percent(input.allocatedPct, f("allocated_pct"), v);
+  if (take("notes")) {
+    if (charCount(input.notes) > MAX_NOTES_CHARS) v.add(f("notes"), `must be at most ${MAX_NOTES_CHARS} characters`);
+    out.notes = input.notes;
+  }
+  if (take("source")) {
+    if (charCount(input.source) > MAX_SOURCE_CHARS) v.add(f("source"), `must be at most ${MAX_SOURCE_CHARS} characters`);
+    out.source = input.source === "" ? DEFAULT_SOURCE : input.source;
+  }
+  if (take("source_type")) {
+    if (SourceType[input.sourceType] === undefined) v.add(f("source_type"), "must be a known SourceType value");
+    out.sourceType = input.sourceType === SourceType.UNSPECIFIED ? SourceType.API : input.sourceType;
+  }
+  if (isIsoDate(out.periodStart) && isIsoDate(out.periodEnd) && out.periodStart > out.periodEnd) {
+    v.add(f("period_end"), "must not be before period_start");
+  }
+  return out;
+}
+
+/** A new record from a create request. Throws InvalidArgumentError listing every broken rule. */
+export function createRecord(input: CapacityInput, id: string, stamp: WriteStamp, v: Violations): CapacityRecord {
+  const fields = writable(input, undefined, undefined, "capacity.", v);
+  v.throwIfAny();
+  return {
+    id,
+    tenantId: stamp.tenantId,
+    appId: stamp.appId ?? "",
+    createdAt: stamp.now,
+    updatedAt: stamp.now,
+    createdBy: stamp.actor,
+    updatedBy: stamp.actor,
+    isDeleted: false,
+    deletedAt: null,
+    deletedBy: "",
+    schemaVersion: SCHEMA_VERSION,
+    confirmedById: "",
+    confirmedAt: null,
+    etag: stamp.etag,
+    ...fields,
+  };
+}
+
+/** Rejects a write to a record whose etag moved on, or that is deleted. */
+export function assertWritable(record: CapacityRecord, etag: string): void {
+  assertEtag(record, etag);
+  if (record.isDeleted) {
+    throw new FailedPreconditionError(`capacity ${record.id} is deleted; undelete it first`);
+  }
+}
+
+function assertEtag(record: CapacityRecord, etag: string): void {
+  if (etag !== "" && etag !== record.etag) {
+    throw new EtagMismatchError(`etag does not match: capacity ${record.id} has changed; read it again`);
+  }
+}
+
+/** The record after an update; clears the confirmation when a confirmed number changed. */
+export function updateRecord(
+  existing: CapacityRecord,
+  input: CapacityInput,
+  mask: Set<WritablePath> | undefined,
+  stamp: WriteStamp,
+  v: Violations,
+): CapacityRecord {
+  const fields = writable(input, existing, mask, "capacity.", v);
+  v.throwIfAny();
+  const next: CapacityRecord = { ...existing, ...fields, updatedAt: stamp.now, updatedBy: stamp.actor, etag: stamp.etag };
+  if (CONFIRMED_FIELDS.some((k) => next[k] !== existing[k])) {
+    next.confirmedById = "";
+    next.confirmedAt = null;
+  }
+  return next;
+}
+
+export function deleteRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
+  assertWritable(existing, etag);
+  return {
+    ...existing,
+    isDeleted: true,
+    deletedAt: stamp.now,
+    deletedBy: stamp.actor,
+    updatedAt: stamp.now,
+    updatedBy: stamp.actor,
+    etag: stamp.etag,
+  };
+}
+
+export function undeleteRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
+  assertEtag(existing, etag);
+  if (!existing.isDeleted) throw new AlreadyExistsError(`capacity ${existing.id} is not deleted`);
+  return {
+    ...existing,
+    isDeleted: false,
+    deletedAt: null,
+    deletedBy: "",
+    updatedAt: stamp.now,
+    updatedBy: stamp.actor,
+    etag: stamp.etag,
+  };
+}
+
+export function confirmRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
+  assertWritable(existing, etag);
+  return {
+    ...existing,
+    confirmedById: stamp.actor,
+    confirmedAt: stamp.now,
+    updatedAt: stamp.now,
+    updatedBy: stamp.actor,
+    etag: stamp.etag,
+  };
+}

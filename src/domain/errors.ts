@@ -1,0 +1,62 @@
+/**
+ * The few typed errors the domain throws. They carry no transport codes: one
+ * mapping (src/service/errors.ts) turns them into gRPC/Connect statuses.
+ */
+
+/** One broken rule of one request field, e.g. `capacity.allocated_pct`. */
+export interface FieldViolation {
+  /** Path of the field in the request, in proto (snake_case) names. */
+  field: string;
+  /** Human-readable rule that the value breaks. */
+  description: string;
+}
+
+/** The request is malformed: INVALID_ARGUMENT with a detail per field. */
+export class InvalidArgumentError extends Error {
+  override name = "InvalidArgumentError";
+  constructor(readonly violations: FieldViolation[]) {
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "));
+  }
+}
+
+/** The record does not exist for this caller (or belongs to another tenant or app). */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
+/** The caller's etag no longer matches: ABORTED, re-read and retry. */
+export class EtagMismatchError extends Error {
+  override name = "EtagMismatchError";
+}
+
+/** The record is in a state that forbids the operation (e.g. deleted). */
+export class FailedPreconditionError extends Error {
+  override name = "FailedPreconditionError";
+}
+
+/** The target state already holds (e.g. undelete of a live record). */
+export class AlreadyExistsError extends Error {
+  override name = "AlreadyExistsError";
+}
+
+/** The caller's token is missing or cannot be trusted. */
+export class UnauthenticatedError extends Error {
+  override name = "UnauthenticatedError";
+}
+
+/** Collects violations and throws them together, so a caller sees every problem at once. */
+export class Violations {
+  private readonly list: FieldViolation[] = [];
+
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+
+  get empty(): boolean {
+    return this.list.length === 0;
+  }
+
+  throwIfAny(): void {
+    if (this.list.length > 0) throw new InvalidArgumentError(this.list);
+  }
+}

@@ -1,0 +1,40 @@
+import { monotonicFactory } from "ulid";
+
+/** Crockford base32 ULID, 26 characters; the first one keeps the 48-bit timestamp in range. */
+const ULID = "[0-7][0-9A-HJKMNP-TV-Z]{25}";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PREFIXED_ULID = new RegExp(`^([a-z][a-z0-9]{0,15})_(${ULID})$`, "i");
+const CAPACITY_ID = new RegExp(`^cap_${ULID}$`);
+
+const nextUlid = monotonicFactory();
+
+/** A new capacity id: `cap_` + a ULID (time-ordered, monotonic within this process). */
+export function newCapacityId(now: number = Date.now()): string {
+  return `cap_${nextUlid(now)}`;
+}
+
+/** True for a well-formed capacity id (`cap_` + an upper-case ULID). */
+export function isCapacityId(value: string): boolean {
+  return CAPACITY_ID.test(value);
+}
+
+/**
+ * Canonical form of a reference (person, project, caller): a UUID in lower
+ * case, or a type-prefixed ULID with a lower-case prefix and an upper-case
+ * ULID. Returns undefined for anything else.
+ */
+export function canonicalReference(value: string): string | undefined {
+  if (UUID.test(value)) return value.toLowerCase();
+  const match = PREFIXED_ULID.exec(value);
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  return `${match[1].toLowerCase()}_${match[2].toUpperCase()}`;
+}
+
+export const REFERENCE_RULE = "must be a UUID or a type-prefixed ULID such as per_01HV6Z0Q6M3W3Y4X5V6T7S8R9P";
+
+/** Tenant and application ids from tokens: 1–64 characters, letters, digits, `_`, `-`, `.`. */
+const SCOPE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function isScopeId(value: unknown): value is string {
+  return typeof value === "string" && SCOPE_ID.test(value);
+}

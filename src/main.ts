@@ -1,0 +1,81 @@
+/** Entry point: `node dist/src/main.js` (or `npm start`). */
+import { ulid } from "ulid";
+import { startApp } from "./app.js";
+import { mintToken } from "./auth/tokens.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { createLogger } from "./log.js";
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`capacity: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  const app = await startApp(config, log);
+  log.info(
+    { port: app.port, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
+    "capacity listening",
+  );
+  if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    app.close().then(
+      () => {
+        log.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** Development only: a ready token and a call to paste, on stderr (never in the JSON log). */
+async function printDevBanner(secret: string, port: number): Promise<void> {
+  const sub = `per_${ulid()}`;
+  const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds: 86_400 });
+  const body = JSON.stringify({
+    capacity: {
+      personId: sub,
+      projectId: `prj_${ulid()}`,
+      periodStart: "2027-01-04",
+      periodEnd: "2027-01-29",
+      allocatedPct: 50,
+    },
+  });
+  process.stderr.write(
+    [
+      "",
+      "Development mode: no CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL, so tokens are signed with the",
+      "secret in the data folder. A token for tenant 'demo' (valid 24 hours; more: npm run token -- --tenant T --sub S):",
+      "",
+      `  export TOKEN=${token}`,
+      "",
+      "Create an allocation:",
+      "",
+      `  curl -s http://127.0.0.1:${port}/work.v1.CapacityService/SetCapacity \\`,
+      `    -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
+      `    -d '${body}'`,
+      "",
+    ].join("\n"),
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`capacity: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,232 @@
+/**
+ * CapacityService, independent of any server library: each RPC takes the
+ * verified caller and the request message and returns the response message
+ * or throws a domain error (mapped to a status in one place, errors.ts).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Caller } from "../auth/caller.js";
+import {
+  assertWritable,
+  confirmRecord,
+  createRecord,
+  deleteRecord,
+  resolveMask,
+  undeleteRecord,
+  updateRecord,
+  type CapacityRecord,
+  type WriteStamp,
+} from "../domain/capacity.js";
+import { DATE_RULE, isIsoDate } from "../domain/dates.js";
+import { InvalidArgumentError, NotFoundError, Violations } from "../domain/errors.js";
+import { canonicalReference, isCapacityId, newCapacityId, REFERENCE_RULE } from "../domain/ids.js";
+import {
+  CapacitySchema,
+  ListCapacitiesResponseSchema,
+  SetCapacityRequestSchema,
+  type Capacity,
+  type ConfirmCapacityRequest,
+  type DeleteCapacityRequest,
+  type GetCapacityRequest,
+  type ListCapacitiesRequest,
+  type ListCapacitiesResponse,
+  type SetCapacityRequest,
+  type UndeleteCapacityRequest,
+} from "../gen/work/v1/capacity_pb.js";
+import type { CapacityStore, CapacityWriter, Scope } from "../store/store.js";
+import { toCapacity, toInput } from "./mapping.js";
+import { decodePageToken, encodePageToken, queryDigest } from "./page-token.js";
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One method per RPC of work.v1.CapacityService. */
+export interface CapacityService {
+  getCapacity(caller: Caller, req: GetCapacityRequest): Promise<Capacity>;
+  listCapacities(caller: Caller, req: ListCapacitiesRequest): Promise<ListCapacitiesResponse>;
+  setCapacity(caller: Caller, req: SetCapacityRequest): Promise<Capacity>;
+  deleteCapacity(caller: Caller, req: DeleteCapacityRequest): Promise<Capacity>;
+  undeleteCapacity(caller: Caller, req: UndeleteCapacityRequest): Promise<Capacity>;
+  confirmCapacity(caller: Caller, req: ConfirmCapacityRequest): Promise<Capacity>;
+}
+
+export interface CapacityServiceOptions {
+  store: CapacityStore;
+  /** Epoch milliseconds; tests may pin it. */
+  now?: () => number;
+}
+
+function scopeOf(caller: Caller): Scope {
+  return { tenantId: caller.tenantId, appId: caller.appId };
+}
+
+function checkId(id: string, field: string, v: Violations): void {
+  if (id === "") v.add(field, "is required");
+  else if (!isCapacityId(id)) v.add(field, "must be a capacity id: cap_ followed by a ULID");
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`capacity ${id} not found`);
+}
+
+/** A filter reference: empty means "no filter", anything else must be well-formed. */
+function filterReference(value: string, field: string, v: Violations): string | undefined {
+  if (value === "") return undefined;
+  const canonical = canonicalReference(value);
+  if (canonical === undefined) v.add(field, REFERENCE_RULE);
+  return canonical;
+}
+
+function filterDate(value: string, field: string, v: Violations): string | undefined {
+  if (value === "") return undefined;
+  if (!isIsoDate(value)) v.add(field, DATE_RULE);
+  return value;
+}
+
+export function createCapacityService({ store, now = Date.now }: CapacityServiceOptions): CapacityService {
+  const stamp = (caller: Caller): WriteStamp => ({
+    tenantId: caller.tenantId,
+    appId: caller.appId,
+    actor: caller.personId,
+    now: now(),
+    etag: randomBytes(12).toString("base64url"),
+  });
+
+  /** Reads, changes and writes back one record under a row lock. */
+  async function transition(
+    caller: Caller,
+    req: { id: string; etag: string },
+    apply: (existing: CapacityRecord, etag: string, stamp: WriteStamp) => CapacityRecord,
+  ): Promise<Capacity> {
+    const v = new Violations();
+    checkId(req.id, "id", v);
+    v.throwIfAny();
+    return store.transaction(scopeOf(caller), async (w) => {
+      const existing = await w.getForUpdate(req.id);
+      if (!existing) throw notFound(req.id);
+      const next = apply(existing, req.etag, stamp(caller));
+      await w.update(next, existing.etag);
+      return toCapacity(next);
+    });
+  }
+
+  /** The first result of an earlier call with this request id, if there was one. */
+  async function replay(w: CapacityWriter, requestId: string, fingerprint: string): Promise<Capacity | undefined> {
+    const prior = await w.findRequest(requestId);
+    if (!prior) return undefined;
+    if (prior.fingerprint !== fingerprint) {
+      throw new InvalidArgumentError([
+        { field: "request_id", description: "was already used for a different request; use a new UUID" },
+      ]);
+    }
+    return fromBinary(CapacitySchema, prior.response);
+  }
+
+  return {
+    async getCapacity(caller, req) {
+      const v = new Violations();
+      checkId(req.id, "id", v);
+      v.throwIfAny();
+      const record = await store.get(scopeOf(caller), req.id);
+      if (!record) throw notFound(req.id);
+      return toCapacity(record);
+    },
+
+    async listCapacities(caller, req) {
+      const v = new Violations();
+      if (req.pageSize < 0) v.add("page_size", "must not be negative");
+      const personId = filterReference(req.personId, "person_id", v);
+      const projectId = filterReference(req.projectId, "project_id", v);
+      const periodFrom = filterDate(req.periodFrom, "period_from", v);
+      const periodTo = filterDate(req.periodTo, "period_to", v);
+      if (periodFrom !== undefined && periodTo !== undefined && v.empty && periodFrom > periodTo) {
+        v.add("period_to", "must not be before period_from");
+      }
+      const filters = {
+        personId,
+        projectId,
+        periodFrom,
+        periodTo,
+        confirmed: req.confirmed,
+        showDeleted: req.showDeleted,
+      };
+      const digest = queryDigest([caller.tenantId, caller.appId ?? null, filters]);
+      let after: { periodStart: string; id: string } | undefined;
+      if (req.pageToken !== "") {
+        const decoded = decodePageToken(req.pageToken, digest);
+        if ("error" in decoded) v.add("page_token", decoded.error);
+        else after = decoded;
+      }
+      v.throwIfAny();
+      const size = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
+      const records = await store.list(scopeOf(caller), { ...filters, after, limit: size + 1 });
+      const page = records.slice(0, size);
+      const last = page[page.length - 1];
+      return create(ListCapacitiesResponseSchema, {
+        capacities: page.map(toCapacity),
+        nextPageToken: records.length > size && last ? encodePageToken(last, digest) : "",
+      });
+    },
+
+    async setCapacity(caller, req) {
+      const capacity = req.capacity;
+      if (!capacity) throw new InvalidArgumentError([{ field: "capacity", description: "is required" }]);
+      const v = new Violations();
+      const isCreate = capacity.id === "";
+      if (!isCreate) checkId(capacity.id, "capacity.id", v);
+      if (req.requestId !== "" && !UUID.test(req.requestId)) v.add("request_id", "must be a UUID");
+      const mask = resolveMask(req.updateMask?.paths, v);
+      if (isCreate && mask !== undefined) v.add("update_mask", "applies to updates only (capacity.id set)");
+      v.throwIfAny();
+      const input = toInput(capacity);
+
+      if (req.validateOnly) {
+        if (isCreate) return toCapacity(createRecord(input, "", stamp(caller), v));
+        const existing = await store.get(scopeOf(caller), capacity.id);
+        if (!existing) throw notFound(capacity.id);
+        assertWritable(existing, capacity.etag);
+        return toCapacity(updateRecord(existing, input, mask, stamp(caller), v));
+      }
+
+      const fingerprint = createHash("sha256")
+        .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId]))
+        .update(toBinary(SetCapacityRequestSchema, req))
+        .digest("hex");
+      return store.transaction(scopeOf(caller), async (w) => {
+        const requestId = req.requestId.toLowerCase();
+        if (requestId !== "") {
+          const first = await replay(w, requestId, fingerprint);
+          if (first) return first;
+        }
+        const s = stamp(caller);
+        let record: CapacityRecord;
+        if (isCreate) {
+          record = createRecord(input, newCapacityId(s.now), s, new Violations());
+          await w.insert(record);
+        } else {
+          const existing = await w.getForUpdate(capacity.id);
+          if (!existing) throw notFound(capacity.id);
+          assertWritable(existing, capacity.etag);
+          record = updateRecord(existing, input, mask, s, new Violations());
+          await w.update(record, existing.etag);
+        }
+        const response = toCapacity(record);
+        if (requestId !== "") {
+          await w.saveRequest({
+            requestId,
+            fingerprint,
+            response: toBinary(CapacitySchema, response),
+            createdAt: s.now,
+          });
+        }
+        return response;
+      });
+    },
+
+    deleteCapacity: (caller, req) => transition(caller, req, deleteRecord),
+    undeleteCapacity: (caller, req) => transition(caller, req, undeleteRecord),
+    confirmCapacity: (caller, req) => transition(caller, req, confirmRecord),
+  };
+}

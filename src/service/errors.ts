@@ -1,0 +1,53 @@
+/**
+ * The one place where errors become statuses. Domain errors keep their
+ * message; anything else (a driver error, a bug) becomes INTERNAL with only a
+ * correlation id, so SQL and driver text never reach a caller.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  AlreadyExistsError,
+  EtagMismatchError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  UnauthenticatedError,
+} from "../domain/errors.js";
+import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { StoreUnavailableError } from "../store/store.js";
+
+/** How an error ends a call, and whether the server must log it as its own fault. */
+export interface MappedError {
+  error: ConnectError;
+  /** True when the cause is a server fault (INTERNAL): log it with the correlation id. */
+  internal: boolean;
+}
+
+export function toConnectError(err: unknown, correlationId: string): MappedError {
+  if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
+  const known = (code: Code, e: Error): MappedError => ({ error: new ConnectError(e.message, code, undefined, undefined, e), internal: false });
+  if (err instanceof InvalidArgumentError) {
+    const detail = create(BadRequestSchema, {
+      fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description })),
+    });
+    return {
+      error: new ConnectError(err.message, Code.InvalidArgument, undefined, [{ desc: BadRequestSchema, value: detail }], err),
+      internal: false,
+    };
+  }
+  if (err instanceof NotFoundError) return known(Code.NotFound, err);
+  if (err instanceof EtagMismatchError) return known(Code.Aborted, err);
+  if (err instanceof FailedPreconditionError) return known(Code.FailedPrecondition, err);
+  if (err instanceof AlreadyExistsError) return known(Code.AlreadyExists, err);
+  if (err instanceof UnauthenticatedError) return known(Code.Unauthenticated, err);
+  if (err instanceof StoreUnavailableError) {
+    return {
+      error: new ConnectError(`database unavailable; retry later (correlation id ${correlationId})`, Code.Unavailable, undefined, undefined, err),
+      internal: true,
+    };
+  }
+  return {
+    error: new ConnectError(`internal error (correlation id ${correlationId})`, Code.Internal, undefined, undefined, err),
+    internal: true,
+  };
+}

@@ -1,0 +1,310 @@
+import type { Knex } from "knex";
+import type { CapacityRecord } from "../domain/capacity.js";
+import { dialectOf, type Dialect } from "./database.js";
+import {
+  StoreUnavailableError,
+  type CapacityStore,
+  type CapacityWriter,
+  type ListQuery,
+  type Scope,
+  type StoredRequest,
+} from "./store.js";
+
+/** A row of `capacities`, as both drivers return it. */
+interface CapacityRow {
+  tenant_id: string;
+  id: string;
+  app_id: string;
+  created_at: number | string;
+  updated_at: number | string;
+  created_by: string;
+  updated_by: string;
+  source: string;
+  source_type: number;
+  is_deleted: number | boolean;
+  deleted_at: number | string | null;
+  deleted_by: string;
+  schema_version: number;
+  person_id: string;
+  project_id: string;
+  period_start: string;
+  period_end: string;
+  allocated_bp: number;
+  confirmed_by_id: string;
+  confirmed_at: number | string | null;
+  notes: string;
+  etag: string;
+}
+
+interface RequestRow {
+  tenant_id: string;
+  request_id: string;
+  fingerprint: string;
+  response: Buffer;
+  created_at: number | string;
+}
+
+const CAPACITIES = "capacities";
+const REQUESTS = "capacity_requests";
+/** Idempotency records are kept this long (the contract promises 24 hours). */
+const REQUEST_RETENTION_MS = 48 * 3600_000;
+const MAX_ATTEMPTS = 8;
+
+function toRecord(row: CapacityRow): CapacityRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    appId: row.app_id,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    createdBy: row.created_by,
+    updatedBy: row.updated_by,
+    source: row.source,
+    sourceType: Number(row.source_type),
+    isDeleted: Boolean(row.is_deleted),
+    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
+    deletedBy: row.deleted_by,
+    schemaVersion: Number(row.schema_version),
+    personId: row.person_id,
+    projectId: row.project_id,
+    periodStart: row.period_start,
+    periodEnd: row.period_end,
+    allocatedBp: Number(row.allocated_bp),
+    confirmedById: row.confirmed_by_id,
+    confirmedAt: row.confirmed_at === null ? null : Number(row.confirmed_at),
+    notes: row.notes,
+    etag: row.etag,
+  };
+}
+
+function toRow(record: CapacityRecord): CapacityRow {
+  return {
+    tenant_id: record.tenantId,
+    id: record.id,
+    app_id: record.appId,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+    created_by: record.createdBy,
+    updated_by: record.updatedBy,
+    source: record.source,
+    source_type: record.sourceType,
+    is_deleted: record.isDeleted,
+    deleted_at: record.deletedAt,
+    deleted_by: record.deletedBy,
+    schema_version: record.schemaVersion,
+    person_id: record.personId,
+    project_id: record.projectId,
+    period_start: record.periodStart,
+    period_end: record.periodEnd,
+    allocated_bp: record.allocatedBp,
+    confirmed_by_id: record.confirmedById,
+    confirmed_at: record.confirmedAt,
+    notes: record.notes,
+    etag: record.etag,
+  };
+}
+
+/** The tenant predicate, and the app predicate for app-scoped callers. */
+function scoped(query: Knex.QueryBuilder, scope: Scope): Knex.QueryBuilder {
+  query.where("tenant_id", scope.tenantId);
+  if (scope.appId !== undefined) query.andWhere("app_id", scope.appId);
+  return query;
+}
+
+/** Driver errors that mean "the database is not reachable right now". */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+]);
+
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+  return err.name === "KnexTimeoutError" || /connection is in closed state|Can't add new command when connection is in closed state/i.test(err.message);
+}
+
+/** Errors after which running the whole transaction again is the right answer. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ER_LOCK_DEADLOCK" || code === "ER_DUP_ENTRY_REQUEST" || code === "SQLITE_BUSY";
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+}
+
+/** Raised inside a transaction when another writer saved the same request id first. */
+class RequestRaceError extends Error {
+  readonly code = "ER_DUP_ENTRY_REQUEST";
+}
+
+/** Driver failures leave as StoreUnavailableError or as themselves (to become INTERNAL). */
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isUnavailable(err)) throw new StoreUnavailableError("database unavailable", { cause: err });
+    throw err;
+  }
+}
+
+class KnexWriter implements CapacityWriter {
+  constructor(
+    private readonly trx: Knex.Transaction,
+    private readonly scope: Scope,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async getForUpdate(id: string): Promise<CapacityRecord | undefined> {
+    const query = scoped(this.trx(CAPACITIES).select("*"), this.scope).andWhere("id", id);
+    // SQLite transactions here are already exclusive writers (see begin()).
+    if (this.dialect === "mysql") query.forUpdate();
+    const row = (await query.first()) as CapacityRow | undefined;
+    return row && toRecord(row);
+  }
+
+  async insert(record: CapacityRecord): Promise<void> {
+    this.assertTenant(record);
+    await this.trx(CAPACITIES).insert(toRow(record));
+  }
+
+  async update(record: CapacityRecord, expectedEtag: string): Promise<void> {
+    this.assertTenant(record);
+    const { tenant_id: _tenant, id: _id, ...changes } = toRow(record);
+    const count = await scoped(this.trx(CAPACITIES), this.scope)
+      .andWhere({ id: record.id, etag: expectedEtag })
+      .update(changes);
+    if (count !== 1) throw new Error(`update of ${record.id} matched ${count} rows`);
+  }
+
+  async findRequest(requestId: string): Promise<StoredRequest | undefined> {
+    const row = (await this.trx(REQUESTS)
+      .select("*")
+      .where({ tenant_id: this.scope.tenantId, request_id: requestId })
+      .first()) as RequestRow | undefined;
+    if (!row) return undefined;
+    return {
+      requestId: row.request_id,
+      fingerprint: row.fingerprint,
+      response: new Uint8Array(row.response),
+      createdAt: Number(row.created_at),
+    };
+  }
+
+  async saveRequest(request: StoredRequest): Promise<void> {
+    try {
+      await this.trx(REQUESTS).insert({
+        tenant_id: this.scope.tenantId,
+        request_id: request.requestId,
+        fingerprint: request.fingerprint,
+        response: Buffer.from(request.response),
+        created_at: request.createdAt,
+      });
+    } catch (err) {
+      if (isDuplicateKey(err)) throw new RequestRaceError("request id saved concurrently", { cause: err });
+      throw err;
+    }
+    // Now and then, forget this tenant's expired request ids.
+    if (Math.random() < 0.01) {
+      await this.trx(REQUESTS)
+        .where("tenant_id", this.scope.tenantId)
+        .andWhere("created_at", "<", request.createdAt - REQUEST_RETENTION_MS)
+        .delete();
+    }
+  }
+
+  /** A record can only be written into the scope the writer was opened for. */
+  private assertTenant(record: CapacityRecord): void {
+    if (record.tenantId !== this.scope.tenantId) throw new Error("record written outside its tenant");
+  }
+}
+
+/** CapacityStore on Knex, for MySQL (mysql2) and SQLite (better-sqlite3). */
+export class KnexCapacityStore implements CapacityStore {
+  private readonly dialect: Dialect;
+
+  constructor(private readonly knex: Knex) {
+    this.dialect = dialectOf(knex);
+  }
+
+  get(scope: Scope, id: string): Promise<CapacityRecord | undefined> {
+    return guard(async () => {
+      const row = (await scoped(this.knex(CAPACITIES).select("*"), scope).andWhere("id", id).first()) as
+        | CapacityRow
+        | undefined;
+      return row && toRecord(row);
+    });
+  }
+
+  list(scope: Scope, q: ListQuery): Promise<CapacityRecord[]> {
+    return guard(async () => {
+      const query = scoped(this.knex(CAPACITIES).select("*"), scope);
+      if (q.personId !== undefined) query.andWhere("person_id", q.personId);
+      if (q.projectId !== undefined) query.andWhere("project_id", q.projectId);
+      if (q.periodFrom !== undefined) query.andWhere("period_end", ">=", q.periodFrom);
+      if (q.periodTo !== undefined) query.andWhere("period_start", "<=", q.periodTo);
+      if (q.confirmed === true) query.whereNotNull("confirmed_at");
+      if (q.confirmed === false) query.whereNull("confirmed_at");
+      if (!q.showDeleted) query.andWhere("is_deleted", false);
+      const after = q.after;
+      if (after !== undefined) {
+        // The expanded form uses the (…, period_start, id) indexes on MySQL.
+        query.andWhere((w) =>
+          w
+            .where("period_start", ">", after.periodStart)
+            .orWhere((w2) => w2.where("period_start", after.periodStart).andWhere("id", ">", after.id)),
+        );
+      }
+      const rows = (await query.orderBy([{ column: "period_start" }, { column: "id" }]).limit(q.limit)) as CapacityRow[];
+      return rows.map(toRecord);
+    });
+  }
+
+  transaction<T>(scope: Scope, work: (writer: CapacityWriter) => Promise<T>): Promise<T> {
+    return guard(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.knex.transaction(async (trx) => {
+            await this.begin(trx, scope);
+            return work(new KnexWriter(trx, scope, this.dialect));
+          });
+        } catch (err) {
+          if (!isRetryable(err) || attempt >= MAX_ATTEMPTS) throw err;
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+        }
+      }
+    });
+  }
+
+  /**
+   * SQLite's BEGIN is deferred: two processes could both read, then both try
+   * to write. A first write statement (matching no row) takes the write lock
+   * up front, so read-check-write is serialized.
+   */
+  private async begin(trx: Knex.Transaction, scope: Scope): Promise<void> {
+    if (this.dialect !== "sqlite") return;
+    await trx(REQUESTS).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
+  }
+
+  ping(): Promise<void> {
+    return guard(async () => {
+      await this.knex.raw("select 1");
+    });
+  }
+
+  close(): Promise<void> {
+    return this.knex.destroy();
+  }
+}

@@ -1,0 +1,67 @@
+import type { CapacityRecord } from "../domain/capacity.js";
+
+/** Whose records a call may see: always a tenant, and an app for app-scoped tokens. */
+export interface Scope {
+  tenantId: string;
+  /** When set, only records written by this app are visible. */
+  appId?: string | undefined;
+}
+
+/** Filters and keyset position of one List page. */
+export interface ListQuery {
+  personId?: string | undefined;
+  projectId?: string | undefined;
+  /** Only records whose period ends on or after this day. */
+  periodFrom?: string | undefined;
+  /** Only records whose period starts on or before this day. */
+  periodTo?: string | undefined;
+  confirmed?: boolean | undefined;
+  showDeleted: boolean;
+  /** Resume strictly after this (period_start, id). */
+  after?: { periodStart: string; id: string } | undefined;
+  limit: number;
+}
+
+/** A completed idempotent write: what a retry with the same request id gets back. */
+export interface StoredRequest {
+  requestId: string;
+  /** Hash of the caller and the request; a retry must match it. */
+  fingerprint: string;
+  /** The response message, serialized. */
+  response: Uint8Array;
+  createdAt: number;
+}
+
+/** Reads and writes inside one transaction, bound to one scope. */
+export interface CapacityWriter {
+  /** Reads a record and locks it until the transaction ends. */
+  getForUpdate(id: string): Promise<CapacityRecord | undefined>;
+  insert(record: CapacityRecord): Promise<void>;
+  /** Writes `record` over the stored row that still has `expectedEtag`. */
+  update(record: CapacityRecord, expectedEtag: string): Promise<void>;
+  findRequest(requestId: string): Promise<StoredRequest | undefined>;
+  /** Records an idempotent result; a concurrent writer of the same id makes the transaction retry. */
+  saveRequest(request: StoredRequest): Promise<void>;
+}
+
+/**
+ * Persistence of capacities. Every method takes the scope first: there is no
+ * way to touch a row without naming its tenant.
+ */
+export interface CapacityStore {
+  get(scope: Scope, id: string): Promise<CapacityRecord | undefined>;
+  list(scope: Scope, query: ListQuery): Promise<CapacityRecord[]>;
+  /**
+   * Runs `work` in one transaction. Deadlocks and lost races are retried by
+   * running `work` again, so it must not have effects outside the writer.
+   */
+  transaction<T>(scope: Scope, work: (writer: CapacityWriter) => Promise<T>): Promise<T>;
+  /** Resolves when the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The database cannot be reached (or timed out); the call may be retried. */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}

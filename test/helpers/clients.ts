@@ -1,0 +1,175 @@
+/**
+ * The kinds of client the service promises to serve, behind one interface so
+ * a test can run the same calls through each and compare answers.
+ */
+import { fromBinary, create, type DescMessage, type MessageInitShape, type MessageShape, ScalarType } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
+import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
+
+type Methods = typeof CapacityService.method;
+export type Rpc = keyof Methods;
+export type Req<R extends Rpc> = MessageInitShape<Methods[R]["input"]>;
+export type Res<R extends Rpc> = MessageShape<Methods[R]["output"]>;
+
+export interface Violation {
+  field: string;
+  description: string;
+}
+
+export type Outcome<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: Code; message: string; violations: Violation[]; requestId: string | undefined };
+
+export interface TestClient {
+  kind: ClientKind;
+  call<R extends Rpc>(rpc: R, req: Req<R>, token?: string): Promise<Outcome<Res<R>>>;
+  close(): void;
+}
+
+export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js";
+export const CLIENT_KINDS: ClientKind[] = ["connect-json-http1", "connect-binary-http2", "grpc-connect-node", "grpc-js"];
+
+export function createTestClient(kind: ClientKind, baseUrl: string): TestClient {
+  switch (kind) {
+    case "connect-json-http1":
+      return connectClient(kind, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }));
+    case "connect-binary-http2":
+      return connectClient(kind, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }));
+    case "grpc-connect-node":
+      return connectClient(kind, createGrpcTransport({ baseUrl }));
+    case "grpc-js":
+      return grpcJsClient(baseUrl);
+  }
+}
+
+function connectClient(kind: ClientKind, transport: Transport): TestClient {
+  const client = createClient(CapacityService, transport) as unknown as Record<
+    Rpc,
+    (req: unknown, options: { headers: Record<string, string>; onHeader?: (h: Headers) => void }) => Promise<never>
+  >;
+  return {
+    kind,
+    async call(rpc, req, token) {
+      try {
+        const value = await client[rpc](req, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+        return { ok: true, value };
+      } catch (err) {
+        const e = ConnectError.from(err);
+        return {
+          ok: false,
+          code: e.code,
+          message: e.rawMessage,
+          violations: e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+          requestId: e.metadata.get("x-request-id") ?? undefined,
+        };
+      }
+    },
+    close() {},
+  };
+}
+
+let grpcJsService: grpc.ServiceClientConstructor | undefined;
+
+function loadGrpcJsService(): grpc.ServiceClientConstructor {
+  if (!grpcJsService) {
+    const definition = protoLoader.loadSync("work/v1/capacity.proto", {
+      includeDirs: ["proto"],
+      keepCase: false,
+      longs: String,
+      enums: Number,
+      defaults: false,
+      oneofs: false,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { work: { v1: { CapacityService: grpc.ServiceClientConstructor } } };
+    grpcJsService = pkg.work.v1.CapacityService;
+  }
+  return grpcJsService;
+}
+
+/** protobuf-es message → the plain object protobufjs expects (64-bit ints as strings). */
+function toLoaderObject(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(toLoaderObject);
+  if (value instanceof Uint8Array) return value;
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "$typeName").map(([k, v]) => [k, toLoaderObject(v)]));
+  }
+  return value;
+}
+
+/** protobufjs plain object → protobuf-es message, guided by the schema (64-bit ints back to bigint). */
+function fromLoaderObject<D extends DescMessage>(desc: D, obj: Record<string, unknown>): MessageShape<D> {
+  const init: Record<string, unknown> = {};
+  for (const field of desc.fields) {
+    const value = obj[field.localName];
+    if (value === undefined || value === null) continue;
+    const convert = (v: unknown): unknown => {
+      if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) {
+        return fromLoaderObject(field.message!, v as Record<string, unknown>);
+      }
+      const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" ? field.scalar : undefined;
+      if (scalar === ScalarType.INT64 || scalar === ScalarType.UINT64 || scalar === ScalarType.SINT64 || scalar === ScalarType.FIXED64 || scalar === ScalarType.SFIXED64) {
+        return BigInt(v as string);
+      }
+      return v;
+    };
+    init[field.localName] = Array.isArray(value) ? value.map(convert) : convert(value);
+  }
+  return create(desc, init as MessageInitShape<D>);
+}
+
+function grpcJsClient(baseUrl: string): TestClient {
+  const Service = loadGrpcJsService();
+  const client = new Service(new URL(baseUrl).host, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (req: unknown, md: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void
+  >;
+  return {
+    kind: "grpc-js",
+    call(rpc, req, token) {
+      const method = CapacityService.method[rpc];
+      const md = new grpc.Metadata();
+      if (token !== undefined) md.set("authorization", `Bearer ${token}`);
+      const input = create(method.input, req as never);
+      return new Promise((resolve) => {
+        client[rpc]!.call(client, toLoaderObject(input), md, (err, res) => {
+          if (!err) {
+            resolve({ ok: true, value: fromLoaderObject(method.output, res) as never });
+            return;
+          }
+          const raw = err.metadata?.get("grpc-status-details-bin")[0];
+          const violations: Violation[] = [];
+          if (raw instanceof Buffer) {
+            const status = fromBinary(StatusSchema, raw);
+            for (const any of status.details) {
+              const bad = anyUnpack(any, BadRequestSchema);
+              if (bad) violations.push(...bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+            }
+          }
+          resolve({
+            ok: false,
+            code: err.code as number as Code,
+            message: err.details,
+            violations,
+            requestId: err.metadata?.get("x-request-id")[0]?.toString(),
+          });
+        });
+      });
+    },
+    close() {
+      (client as unknown as grpc.Client).close();
+    },
+  };
+}
+
+/** The value of a successful outcome; fails the test with the status otherwise. */
+export function ok<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw new Error(`expected success, got ${Code[outcome.code]}: ${outcome.message}`);
+  return outcome.value;
+}
