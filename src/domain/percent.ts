@@ -11,12 +11,11 @@ export const PERCENT_RULE = "must be a finite number from 0 to 100 with at most 
 /** Basis points of a percentage, or undefined if it is not finite, outside 0–100 or finer than 0.01. */
 export function toBasisPoints(pct: number): number | undefined {
   if (!Number.isFinite(pct) || pct < 0 || pct > 100) return undefined;
-  const scaled = pct * 100;
-  const rounded = Math.round(scaled);
-  // A double such as 33.33 is 3332.9999999999995 when scaled; anything
-  // further than float noise from a whole number has a third decimal.
-  if (Math.abs(scaled - rounded) > 1e-6) return undefined;
-  return rounded;
+  const rounded = Math.round(pct * 100);
+  // Exactly the double nearest to a two-decimal number (as 33.33 parses):
+  // 33.333, 1e-9 and 0.1 + 0.2 (0.30000000000000004) are not.
+  if (rounded / 100 !== pct) return undefined;
+  return rounded === 0 ? 0 : rounded; // no -0
 }
 
 /** The percentage of a basis-point count, as the double closest to it (3333 → 33.33). */

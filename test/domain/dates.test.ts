@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { fromEpochDay, isIsoDate, toEpochDay } from "../../src/domain/dates.js";
+
+describe("isIsoDate", () => {
+  it.each(["2024-02-29", "2027-12-31", "1000-01-01", "9999-12-31", "2026-01-01"])("accepts %s", (d) => {
+    expect(isIsoDate(d)).toBe(true);
+  });
+  it.each([
+    ["2023-02-29", "not a leap year"],
+    ["1900-02-29", "century, not a leap year"],
+    ["2024-04-31", "April has 30 days"],
+    ["2024-13-01", "month 13"],
+    ["2024-00-10", "month 0"],
+    ["2024-01-00", "day 0"],
+    ["0999-12-31", "before year 1000"],
+    ["2024-1-01", "one-digit month"],
+    ["2024-01-01T00:00:00Z", "a timestamp"],
+    [" 2024-01-01", "leading space"],
+    ["２０２４-01-01", "full-width digits"],
+    ["", "empty"],
+  ])("rejects %s (%s)", (d) => {
+    expect(isIsoDate(d)).toBe(false);
+  });
+});
+
+describe("epoch days", () => {
+  it("round-trips across month, year and leap-day edges", () => {
+    for (const d of ["1970-01-01", "2024-02-28", "2024-02-29", "2024-03-01", "2026-12-31", "2027-01-01"]) {
+      expect(fromEpochDay(toEpochDay(d))).toBe(d);
+    }
+    expect(toEpochDay("2024-03-01") - toEpochDay("2024-02-28")).toBe(2);
+    expect(toEpochDay("1970-01-01")).toBe(0);
+  });
+});
