@@ -30,6 +30,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     url: config.databaseUrl,
     dataDir: config.dataDir,
     poolMax: config.dbPoolMax,
+    warn: (message) => log.warn({ component: "knex" }, message),
     ...(options.sqliteFile !== undefined && { sqliteFile: options.sqliteFile }),
   });
   try {

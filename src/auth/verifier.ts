@@ -24,7 +24,12 @@ export interface TokenVerifier {
  * algorithm list is explicit (never what the token header asks for), `exp` is
  * required, `iss`/`aud` are checked when configured.
  */
-export function createTokenVerifier(config: JwtConfig, devSecret?: string): TokenVerifier {
+export function createTokenVerifier(
+  config: JwtConfig,
+  devSecret?: string,
+  /** JWKS caching: jose's defaults are 10 min per key set and 30 s between refetches for an unknown kid. */
+  jwks: { cacheMaxAge?: number; cooldownDuration?: number } = {},
+): TokenVerifier {
   const secret = config.secret ?? devSecret;
   const options = (algorithms: string[]): JWTVerifyOptions => ({
     algorithms,
@@ -34,7 +39,7 @@ export function createTokenVerifier(config: JwtConfig, devSecret?: string): Toke
   });
   let check: (token: string) => Promise<JWTVerifyResult>;
   if (config.jwksUrl !== undefined) {
-    const keys = createRemoteJWKSet(new URL(config.jwksUrl));
+    const keys = createRemoteJWKSet(new URL(config.jwksUrl), jwks);
     const jwksOptions = options(["RS256", "ES256"]);
     check = (token) => jwtVerify(token, keys, jwksOptions);
   } else if (secret !== undefined) {

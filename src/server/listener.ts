@@ -34,6 +34,10 @@ export interface Listener {
 export async function listen(options: ListenerOptions): Promise<Listener> {
   const h1 = http.createServer(options.handler as http.RequestListener);
   h1.keepAliveTimeout = 65_000;
+  // h1 never listens itself (sockets are handed to it), but Node starts its
+  // connection tracking on "listening": without it closeIdleConnections()
+  // and the header/request timeouts do nothing for handed-over sockets.
+  h1.emit("listening");
   const h2 = http2.createServer({}, options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {

@@ -11,6 +11,13 @@ export interface DatabaseOptions {
   poolMax?: number;
   /** SQLite only: a file path, or `:memory:`. Defaults to `<dataDir>/capacity.sqlite`. */
   sqliteFile?: string;
+  /** Where Knex's own warnings go (default: dropped). They carry no SQL values. */
+  warn?: (message: string) => void;
+}
+
+function knexLog(warn: (message: string) => void = () => {}): Knex.Config["log"] {
+  const say = (m: unknown): void => warn(String(m));
+  return { warn: say, error: say, deprecate: say, debug: () => {} };
 }
 
 export type Dialect = "mysql" | "sqlite";
@@ -37,6 +44,7 @@ export function openDatabase(options: DatabaseOptions): Knex {
       pool: { min: 0, max: options.poolMax ?? 10 },
       // Fail fast when the database is gone instead of queueing for a minute.
       acquireConnectionTimeout: 2000,
+      log: knexLog(options.warn),
     });
   }
   let filename = options.sqliteFile;
@@ -48,6 +56,7 @@ export function openDatabase(options: DatabaseOptions): Knex {
     client: "better-sqlite3",
     connection: { filename },
     useNullAsDefault: true,
+    log: knexLog(options.warn),
     pool: {
       afterCreate: (conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) => {
         conn.pragma("journal_mode = WAL");

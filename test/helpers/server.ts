@@ -1,4 +1,4 @@
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { startApp, type App } from "../../src/app.js";
 import { mintToken } from "../../src/auth/tokens.js";
 import { loadConfig, type Config } from "../../src/config.js";
@@ -16,19 +16,30 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  /** Extra environment for loadConfig. */
+  env?: Record<string, string>;
+  /** Where the server logs (default: nowhere, or TEST_LOG_LEVEL to stdout). */
+  log?: Logger;
+  /** Serve this MySQL URL instead of the test database (and do not migrate it). */
+  databaseUrl?: string;
+}
+
 /** The real service on a free port of 127.0.0.1, on the given engine. */
-export async function startTestServer(engine: Engine, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(engine: Engine, options: TestServerOptions = {}): Promise<TestServer> {
   const db = testDatabase(engine);
+  const url = options.databaseUrl ?? db.url;
   const config: Config = loadConfig({
     CAPACITY_HOST: "127.0.0.1",
     CAPACITY_PORT: "0",
     CAPACITY_DATA_DIR: db.dataDir,
     CAPACITY_JWT_SECRET: TEST_SECRET,
-    ...(db.url !== undefined && { CAPACITY_DATABASE_URL: db.url }),
-    ...env,
+    ...(url !== undefined && { CAPACITY_DATABASE_URL: url }),
+    ...options.env,
   });
-  const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), {
-    migrate: engine === "sqlite",
+  const log = options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const app = await startApp(config, log, {
+    migrate: engine === "sqlite" && options.databaseUrl === undefined,
     ...(db.sqliteFile !== undefined && { sqliteFile: db.sqliteFile }),
   });
   return {

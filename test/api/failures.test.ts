@@ -1,0 +1,140 @@
+/**
+ * How calls fail when something is wrong outside the request: bad tokens,
+ * a broken schema (driver errors), an unreachable database.
+ */
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { Code } from "@connectrpc/connect";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintToken } from "../../src/auth/tokens.js";
+import { openDatabase } from "../../src/store/database.js";
+import { createTestClient, type Outcome } from "../helpers/clients.js";
+import { ENGINES, MYSQL_URL } from "../helpers/databases.js";
+import { person, project, tenant } from "../helpers/ids.js";
+import { startTestServer, TEST_SECRET, type TestServer } from "../helpers/server.js";
+
+function code<T>(o: Outcome<T>): Code | "ok" {
+  return o.ok ? "ok" : o.code;
+}
+
+const create = () => ({
+  capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 },
+});
+
+/** A logger whose JSON lines the test can read. */
+function capturedLog(): { log: pino.Logger; lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return {
+    log: pino({ level: "info" }, sink),
+    lines: () => chunks.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe.each(ENGINES)("on %s", (engine) => {
+  describe("tokens", () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(engine);
+    });
+    afterAll(async () => server?.close());
+
+    it("rejects missing, expired and foreign-signed tokens with UNAUTHENTICATED and writes nothing", async () => {
+      const t = tenant();
+      const client = createTestClient("grpc-js", server.baseUrl);
+      const expired = await mintToken(TEST_SECRET, { tenantId: t, sub: person(), ttlSeconds: -60 });
+      const foreign = await mintToken("some-other-secret-some-other-secret-0", { tenantId: t, sub: person() });
+      for (const token of [undefined, expired, foreign, "not-a-jwt"]) {
+        expect(code(await client.call("setCapacity", create(), token))).toBe(Code.Unauthenticated);
+        expect(code(await client.call("listCapacities", {}, token))).toBe(Code.Unauthenticated);
+      }
+      const [row] = await server.db.knex("capacities").where("tenant_id", t).count({ n: "*" });
+      expect(Number(row?.n)).toBe(0);
+      client.close();
+    });
+
+    it("echoes a sent x-request-id and makes one up otherwise", async () => {
+      const token = await server.token(tenant());
+      const mine = await fetch(`${server.baseUrl}/work.v1.CapacityService/ListCapacities`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}`, "x-request-id": "trace-abc-123" },
+        body: "{}",
+      });
+      expect(mine.status).toBe(200);
+      expect(mine.headers.get("x-request-id")).toBe("trace-abc-123");
+      const made = await fetch(`${server.baseUrl}/work.v1.CapacityService/GetCapacity`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: '{"id":"cap_01M8FMTT425T0SWT9WYGC66PKF"}',
+      });
+      expect(made.status).toBe(404);
+      expect(made.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  it("turns a driver error into INTERNAL with a correlation id that the log also has, and no SQL text", async () => {
+    const captured = capturedLog();
+    let databaseUrl: string | undefined;
+    let dropDatabase = async (): Promise<void> => {};
+    if (engine === "mysql") {
+      // A database without our tables: every query fails in the driver.
+      const name = `capacity_broken_${randomUUID().slice(0, 8)}`;
+      const admin = openDatabase({ url: MYSQL_URL, dataDir: "." });
+      await admin.raw(`CREATE DATABASE ${name}`);
+      const url = new URL(MYSQL_URL);
+      url.pathname = `/${name}`;
+      databaseUrl = url.toString();
+      dropDatabase = async () => {
+        await admin.raw(`DROP DATABASE ${name}`);
+        await admin.destroy();
+      };
+    }
+    const server = await startTestServer(engine, { log: captured.log, ...(databaseUrl !== undefined && { databaseUrl }) });
+    try {
+      if (engine === "sqlite") await server.db.knex.schema.dropTable("capacities");
+      const client = createTestClient("connect-json-http1", server.baseUrl);
+      const token = await server.token(tenant());
+      for (const outcome of [
+        await client.call("getCapacity", { id: "cap_01M8FMTT425T0SWT9WYGC66PKF" }, token),
+        await client.call("setCapacity", create(), token),
+        await client.call("listCapacities", { personId: person() }, token),
+      ]) {
+        expect(outcome.ok).toBe(false);
+        if (outcome.ok) continue;
+        expect(outcome.code).toBe(Code.Internal);
+        expect(outcome.message).toMatch(/^internal error \(correlation id [0-9a-f-]{36}\)$/);
+        expect(outcome.message).not.toMatch(/select|insert|capacities|table|sqlite|mysql/i);
+        expect(outcome.message).toContain(outcome.requestId);
+        const logged = captured.lines().find((l) => l.correlationId === outcome.requestId);
+        expect(logged).toMatchObject({ level: 50, code: "Internal" });
+      }
+      client.close();
+    } finally {
+      await server.close();
+      await dropDatabase();
+    }
+  });
+});
+
+describe("an unreachable MySQL", () => {
+  it("fails calls fast with UNAVAILABLE", async () => {
+    const server = await startTestServer("mysql", { databaseUrl: "mysql://root@127.0.0.1:1/test" });
+    try {
+      const client = createTestClient("grpc-connect-node", server.baseUrl);
+      const token = await server.token(tenant());
+      const started = Date.now();
+      expect(code(await client.call("getCapacity", { id: "cap_01M8FMTT425T0SWT9WYGC66PKF" }, token))).toBe(Code.Unavailable);
+      expect(code(await client.call("setCapacity", create(), token))).toBe(Code.Unavailable);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,134 @@
+/** The store contract, run against each engine with the test's own fixtures. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CapacityRecord } from "../../src/domain/capacity.js";
+import { newCapacityId } from "../../src/domain/ids.js";
+import { migrate } from "../../src/store/database.js";
+import { KnexCapacityStore } from "../../src/store/knex-store.js";
+import type { Scope } from "../../src/store/store.js";
+import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
+import { person, tenant } from "../helpers/ids.js";
+
+function record(scope: Scope, over: Partial<CapacityRecord> = {}): CapacityRecord {
+  return {
+    id: newCapacityId(),
+    tenantId: scope.tenantId,
+    appId: scope.appId ?? "",
+    createdAt: 1_800_000_000_123,
+    updatedAt: 1_800_000_000_123,
+    createdBy: "per_01M8FMTT425T0SWT9WYGC66PKA",
+    updatedBy: "per_01M8FMTT425T0SWT9WYGC66PKA",
+    source: "edm",
+    sourceType: 5,
+    isDeleted: false,
+    deletedAt: null,
+    deletedBy: "",
+    schemaVersion: 1,
+    personId: "per_01M8FMTT425T0SWT9WYGC66PKF",
+    projectId: "prj_01M8FMTT425T0SWT9WYGC66PKF",
+    periodStart: "2027-01-01",
+    periodEnd: "2027-01-31",
+    allocatedBp: 3333,
+    confirmedById: "",
+    confirmedAt: null,
+    notes: "n'; DROP TABLE capacities; --",
+    etag: "e1",
+    ...over,
+  };
+}
+
+describe.each(ENGINES)("KnexCapacityStore on %s", (engine) => {
+  let db: TestDatabase;
+  let store: KnexCapacityStore;
+  beforeAll(async () => {
+    db = testDatabase(engine);
+    if (engine === "sqlite") await migrate(db.knex);
+    store = new KnexCapacityStore(db.knex);
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("round-trips every field exactly", async () => {
+    const scope = { tenantId: tenant() };
+    const r = record(scope, { confirmedAt: 1_800_000_000_999, confirmedById: "per_01M8FMTT425T0SWT9WYGC66PKB", deletedAt: 5, isDeleted: true });
+    await store.transaction(scope, (w) => w.insert(r));
+    expect(await store.get(scope, r.id)).toEqual(r);
+  });
+
+  it("never returns another tenant's or another app's rows", async () => {
+    const owner = { tenantId: tenant(), appId: "crm" };
+    const r = record(owner);
+    await store.transaction(owner, (w) => w.insert(r));
+    expect(await store.get({ tenantId: tenant() }, r.id)).toBeUndefined();
+    expect(await store.get({ tenantId: owner.tenantId, appId: "erp" }, r.id)).toBeUndefined();
+    expect(await store.get({ tenantId: owner.tenantId }, r.id)).toEqual(r);
+    expect(await store.list({ tenantId: tenant() }, { showDeleted: true, limit: 10 })).toEqual([]);
+    expect(await store.transaction({ tenantId: tenant() }, (w) => w.getForUpdate(r.id))).toBeUndefined();
+  });
+
+  it("refuses to write a record into a scope it was not opened for", async () => {
+    const scope = { tenantId: tenant() };
+    await expect(store.transaction(scope, (w) => w.insert(record({ tenantId: tenant() })))).rejects.toThrow(/outside its tenant/);
+  });
+
+  it("updates only the row that still has the expected etag", async () => {
+    const scope = { tenantId: tenant() };
+    const r = record(scope);
+    await store.transaction(scope, (w) => w.insert(r));
+    await expect(store.transaction(scope, (w) => w.update({ ...r, etag: "e3", allocatedBp: 1 }, "stale"))).rejects.toThrow(/matched 0 rows/);
+    await store.transaction(scope, (w) => w.update({ ...r, etag: "e2", allocatedBp: 1 }, "e1"));
+    expect(await store.get(scope, r.id)).toMatchObject({ etag: "e2", allocatedBp: 1 });
+  });
+
+  it("rolls back everything when the work fails", async () => {
+    const scope = { tenantId: tenant() };
+    const r = record(scope);
+    await expect(
+      store.transaction(scope, async (w) => {
+        await w.insert(r);
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await store.get(scope, r.id)).toBeUndefined();
+  });
+
+  it("lists in (period_start, id) order and resumes after a position", async () => {
+    const scope = { tenantId: tenant() };
+    const p = person();
+    const rs = ["2027-03-01", "2027-01-01", "2027-02-01", "2027-01-01"].map((d) => record(scope, { personId: p, periodStart: d, periodEnd: "2027-04-01" }));
+    await store.transaction(scope, async (w) => {
+      for (const r of rs) await w.insert(r);
+    });
+    const sorted = [...rs].sort((a, b) => (a.periodStart + a.id < b.periodStart + b.id ? -1 : 1));
+    const all = await store.list(scope, { personId: p, showDeleted: false, limit: 10 });
+    expect(all.map((r) => r.id)).toEqual(sorted.map((r) => r.id));
+    const after = await store.list(scope, { personId: p, showDeleted: false, limit: 10, after: { periodStart: sorted[1]!.periodStart, id: sorted[1]!.id } });
+    expect(after.map((r) => r.id)).toEqual(sorted.slice(2).map((r) => r.id));
+  });
+
+  it("lets exactly one of two concurrent writers save a request id; the other sees it on retry", async () => {
+    const scope = { tenantId: tenant() };
+    const requestId = "5f0c6f3e-7a43-4d5e-9f59-2a4b8f0d1c11";
+    const attempt = () =>
+      store.transaction(scope, async (w) => {
+        const prior = await w.findRequest(requestId);
+        if (prior) return `replayed ${Buffer.from(prior.response).toString()}`;
+        const r = record(scope);
+        await w.insert(r);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await w.saveRequest({ requestId, fingerprint: "f".repeat(64), response: Buffer.from(r.id), createdAt: Date.now() });
+        return `wrote ${r.id}`;
+      });
+    const results = await Promise.all([attempt(), attempt(), attempt()]);
+    const wrote = results.filter((r) => r.startsWith("wrote"));
+    expect(wrote).toHaveLength(1);
+    const id = wrote[0]!.slice("wrote ".length);
+    expect(results.filter((r) => r === `replayed ${id}`)).toHaveLength(2);
+    const [row] = await db.knex("capacities").where("tenant_id", scope.tenantId).count({ n: "*" });
+    expect(Number(row?.n)).toBe(1);
+  });
+
+  it("answers ping", async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
