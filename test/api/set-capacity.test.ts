@@ -144,6 +144,23 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
     expect(row).toBeDefined();
   });
 
+  it.each(["getCapacity", "deleteCapacity", "undeleteCapacity", "confirmCapacity"] as const)(
+    "%s rejects a missing or malformed id as INVALID_ARGUMENT on id",
+    async (rpc) => {
+      for (const id of ["", "cap_123", "per_01M8FMTT425T0SWT9WYGC66PKF", "cap_01M8FMTT425T0SWT9WYGC66PKF'--"]) {
+        const f = failure(await client.call(rpc, { id }, token));
+        expect(f.code).toBe(Code.InvalidArgument);
+        expect(f.fields).toEqual(["id"]);
+      }
+    },
+  );
+
+  it("returns a deleted record from GetCapacity", async () => {
+    const c = ok(await client.call("setCapacity", fresh(), token));
+    const d = ok(await client.call("deleteCapacity", { id: c.id }, token));
+    expect(ok(await client.call("getCapacity", { id: c.id }, token))).toEqual(d);
+  });
+
   describe("update", () => {
     it("changes only the masked fields", async () => {
       const c = ok(await client.call("setCapacity", fresh({ notes: "before" }), token));
