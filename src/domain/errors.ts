@@ -60,3 +60,19 @@ export class Violations {
     if (this.list.length > 0) throw new InvalidArgumentError(this.list);
   }
 }
+
+/** A write under OVERALLOCATION_POLICY_REJECT would take a person above 100%: the first such run. */
+export class OverallocatedError extends FailedPreconditionError {
+  override name = "OverallocatedError";
+  constructor(
+    readonly personId: string,
+    readonly periodStart: string,
+    readonly periodEnd: string,
+    readonly allocatedBp: number,
+  ) {
+    super(
+      `person ${personId} would be allocated ${allocatedBp / 100}% from ${periodStart} to ${periodEnd}; ` +
+        "OVERALLOCATION_POLICY_REJECT forbids going above 100%",
+    );
+  }
+}

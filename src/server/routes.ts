@@ -26,6 +26,8 @@ export function routes(services: Services): (router: ConnectRouter) => void {
       deleteCapacity: (req, ctx) => capacity.deleteCapacity(callerOf(ctx), req),
       undeleteCapacity: (req, ctx) => capacity.undeleteCapacity(callerOf(ctx), req),
       confirmCapacity: (req, ctx) => capacity.confirmCapacity(callerOf(ctx), req),
+      getPersonAvailability: (req, ctx) => capacity.getPersonAvailability(callerOf(ctx), req),
+      batchGetPersonAvailability: (req, ctx) => capacity.batchGetPersonAvailability(callerOf(ctx), req),
     });
   };
 }

@@ -17,12 +17,14 @@ import {
   type CapacityRecord,
   type WriteStamp,
 } from "../domain/capacity.js";
+import { firstOverallocation } from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
-import { InvalidArgumentError, NotFoundError, Violations } from "../domain/errors.js";
+import { InvalidArgumentError, NotFoundError, OverallocatedError, Violations } from "../domain/errors.js";
 import { canonicalReference, isCapacityId, newCapacityId, REFERENCE_RULE } from "../domain/ids.js";
 import {
   CapacitySchema,
   ListCapacitiesResponseSchema,
+  OverallocationPolicy,
   SetCapacityRequestSchema,
   type Capacity,
   type ConfirmCapacityRequest,
@@ -33,7 +35,8 @@ import {
   type SetCapacityRequest,
   type UndeleteCapacityRequest,
 } from "../gen/work/v1/capacity_pb.js";
-import type { CapacityStore, CapacityWriter, Scope } from "../store/store.js";
+import type { CapacityStore, CapacityWriter, Scope, Window } from "../store/store.js";
+import { createAvailabilityRpcs, type AvailabilityRpcs } from "./availability.js";
 import { toCapacity, toInput } from "./mapping.js";
 import { decodePageToken, encodePageToken, queryDigest } from "./page-token.js";
 
@@ -43,7 +46,7 @@ export const MAX_PAGE_SIZE = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** One method per RPC of work.v1.CapacityService. */
-export interface CapacityService {
+export interface CapacityService extends AvailabilityRpcs {
   getCapacity(caller: Caller, req: GetCapacityRequest): Promise<Capacity>;
   listCapacities(caller: Caller, req: ListCapacitiesRequest): Promise<ListCapacitiesResponse>;
   setCapacity(caller: Caller, req: SetCapacityRequest): Promise<Capacity>;
@@ -85,6 +88,26 @@ function filterDate(value: string, field: string, v: Violations): string | undef
   return value;
 }
 
+/**
+ * OVERALLOCATION_POLICY_REJECT: no day of the record's period may end above
+ * 100% for its person. `load` returns the person's other live allocations
+ * over a window (a locking read inside a write transaction).
+ */
+async function enforcePolicy(
+  record: CapacityRecord,
+  policy: OverallocationPolicy,
+  load: (personId: string, window: Window) => Promise<Array<{ id: string; periodStart: string; periodEnd: string; allocatedBp: number }>>,
+): Promise<void> {
+  if (policy !== OverallocationPolicy.REJECT || record.isDeleted || record.allocatedBp === 0) return;
+  const others = (await load(record.personId, { start: record.periodStart, end: record.periodEnd })).filter((a) => a.id !== record.id);
+  const run = firstOverallocation(record.periodStart, record.periodEnd, [...others, record]);
+  if (run) throw new OverallocatedError(record.personId, run.periodStart, run.periodEnd, run.allocatedBp);
+}
+
+function checkPolicy(policy: OverallocationPolicy, v: Violations): void {
+  if (OverallocationPolicy[policy] === undefined) v.add("overallocation_policy", "must be a known OverallocationPolicy value");
+}
+
 export function createCapacityService({ store, now = Date.now }: CapacityServiceOptions): CapacityService {
   const stamp = (caller: Caller): WriteStamp => ({
     tenantId: caller.tenantId,
@@ -94,19 +117,30 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
     etag: randomBytes(12).toString("base64url"),
   });
 
-  /** Reads, changes and writes back one record under a row lock. */
+  /**
+   * Reads, changes and writes back one record under a row lock. With a
+   * policy, the person's writers are serialized and the result checked.
+   */
   async function transition(
     caller: Caller,
-    req: { id: string; etag: string },
+    req: { id: string; etag: string; overallocationPolicy?: OverallocationPolicy },
     apply: (existing: CapacityRecord, etag: string, stamp: WriteStamp) => CapacityRecord,
+    /** The change can add allocation (undelete): always serialize with the person's other writers. */
+    adds = false,
   ): Promise<Capacity> {
     const v = new Violations();
     checkId(req.id, "id", v);
+    const policy = req.overallocationPolicy ?? OverallocationPolicy.UNSPECIFIED;
+    checkPolicy(policy, v);
     v.throwIfAny();
     return store.transaction(scopeOf(caller), async (w) => {
       const existing = await w.getForUpdate(req.id);
       if (!existing) throw notFound(req.id);
       const next = apply(existing, req.etag, stamp(caller));
+      if (adds || policy === OverallocationPolicy.REJECT) {
+        await w.lockPerson(next.personId);
+        await enforcePolicy(next, policy, (p, win) => w.allocationsForUpdate(p, win));
+      }
       await w.update(next, existing.etag);
       return toCapacity(next);
     });
@@ -125,6 +159,8 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
   }
 
   return {
+    ...createAvailabilityRpcs(store),
+
     async getCapacity(caller, req) {
       const v = new Violations();
       checkId(req.id, "id", v);
@@ -179,22 +215,30 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
       if (req.requestId !== "" && !UUID.test(req.requestId)) v.add("request_id", "must be a UUID");
       const mask = resolveMask(req.updateMask?.paths, v);
       if (isCreate && mask !== undefined) v.add("update_mask", "applies to updates only (capacity.id set)");
+      checkPolicy(req.overallocationPolicy, v);
       v.throwIfAny();
       const input = toInput(capacity);
+      const scope = scopeOf(caller);
 
       if (req.validateOnly) {
-        if (isCreate) return toCapacity(createRecord(input, "", stamp(caller), v));
-        const existing = await store.get(scopeOf(caller), capacity.id);
-        if (!existing) throw notFound(capacity.id);
-        assertWritable(existing, capacity.etag);
-        return toCapacity(updateRecord(existing, input, mask, stamp(caller), v));
+        let record: CapacityRecord;
+        if (isCreate) {
+          record = createRecord(input, "", stamp(caller), v);
+        } else {
+          const existing = await store.get(scope, capacity.id);
+          if (!existing) throw notFound(capacity.id);
+          assertWritable(existing, capacity.etag);
+          record = updateRecord(existing, input, mask, stamp(caller), v);
+        }
+        await enforcePolicy(record, req.overallocationPolicy, (p, win) => store.allocations(scope, [p], win, false));
+        return toCapacity(record);
       }
 
       const fingerprint = createHash("sha256")
         .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId]))
         .update(toBinary(SetCapacityRequestSchema, req))
         .digest("hex");
-      return store.transaction(scopeOf(caller), async (w) => {
+      return store.transaction(scope, async (w) => {
         const requestId = req.requestId.toLowerCase();
         if (requestId !== "") {
           const first = await replay(w, requestId, fingerprint);
@@ -202,16 +246,21 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
         }
         const s = stamp(caller);
         let record: CapacityRecord;
+        let existing: CapacityRecord | undefined;
         if (isCreate) {
           record = createRecord(input, newCapacityId(s.now), s, new Violations());
-          await w.insert(record);
         } else {
-          const existing = await w.getForUpdate(capacity.id);
+          existing = await w.getForUpdate(capacity.id);
           if (!existing) throw notFound(capacity.id);
           assertWritable(existing, capacity.etag);
           record = updateRecord(existing, input, mask, s, new Violations());
-          await w.update(record, existing.etag);
         }
+        // Every allocation-changing write takes the person's lock, so a REJECT
+        // check never races a concurrent write of the same person.
+        await w.lockPerson(record.personId);
+        await enforcePolicy(record, req.overallocationPolicy, (p, win) => w.allocationsForUpdate(p, win));
+        if (existing) await w.update(record, existing.etag);
+        else await w.insert(record);
         const response = toCapacity(record);
         if (requestId !== "") {
           await w.saveRequest({
@@ -226,7 +275,7 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
     },
 
     deleteCapacity: (caller, req) => transition(caller, req, deleteRecord),
-    undeleteCapacity: (caller, req) => transition(caller, req, undeleteRecord),
+    undeleteCapacity: (caller, req) => transition(caller, req, undeleteRecord, true),
     confirmCapacity: (caller, req) => transition(caller, req, confirmRecord),
   };
 }

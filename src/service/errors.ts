@@ -11,9 +11,13 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  OverallocatedError,
   UnauthenticatedError,
 } from "../domain/errors.js";
-import { BadRequestSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb.js";
+
+/** `google.rpc.ErrorInfo.domain` of this service's machine-readable reasons. */
+export const ERROR_DOMAIN = "capacity.work.v1";
 import { StoreUnavailableError } from "../store/store.js";
 
 /** How an error ends a call, and whether the server must log it as its own fault. */
@@ -32,6 +36,34 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
     });
     return {
       error: new ConnectError(err.message, Code.InvalidArgument, undefined, [{ desc: BadRequestSchema, value: detail }], err),
+      internal: false,
+    };
+  }
+  if (err instanceof OverallocatedError) {
+    const info = create(ErrorInfoSchema, {
+      reason: "OVERALLOCATED",
+      domain: ERROR_DOMAIN,
+      metadata: {
+        person_id: err.personId,
+        period_start: err.periodStart,
+        period_end: err.periodEnd,
+        allocated_pct: String(err.allocatedBp / 100),
+      },
+    });
+    const precondition = create(PreconditionFailureSchema, {
+      violations: [{ type: "OVERALLOCATED", subject: `persons/${err.personId}`, description: err.message }],
+    });
+    return {
+      error: new ConnectError(
+        err.message,
+        Code.FailedPrecondition,
+        undefined,
+        [
+          { desc: ErrorInfoSchema, value: info },
+          { desc: PreconditionFailureSchema, value: precondition },
+        ],
+        err,
+      ),
       internal: false,
     };
   }

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
 import { dialectOf, type Dialect } from "./database.js";
 import {
@@ -6,8 +7,10 @@ import {
   type CapacityStore,
   type CapacityWriter,
   type ListQuery,
+  type PersonAllocation,
   type Scope,
   type StoredRequest,
+  type Window,
 } from "./store.js";
 
 /** A row of `capacities`, as both drivers return it. */
@@ -46,6 +49,32 @@ interface RequestRow {
 
 const CAPACITIES = "capacities";
 const REQUESTS = "capacity_requests";
+const PERSONS = "capacity_persons";
+/** The columns availability needs. */
+const ALLOCATION_COLUMNS = ["id", "person_id", "period_start", "period_end", "allocated_bp"];
+
+interface AllocationRow {
+  id: string;
+  person_id: string;
+  period_start: string;
+  period_end: string;
+  allocated_bp: number;
+}
+
+function toAllocation(row: AllocationRow): PersonAllocation {
+  return {
+    id: row.id,
+    personId: row.person_id,
+    periodStart: row.period_start,
+    periodEnd: row.period_end,
+    allocatedBp: Number(row.allocated_bp),
+  };
+}
+
+/** Live allocations overlapping the window. */
+function overlapping(query: Knex.QueryBuilder, window: Window): Knex.QueryBuilder {
+  return query.andWhere("is_deleted", false).andWhere("period_start", "<=", window.end).andWhere("period_end", ">=", window.start);
+}
 /** Idempotency records are kept this long (the contract promises 24 hours). */
 const REQUEST_RETENTION_MS = 48 * 3600_000;
 const MAX_ATTEMPTS = 8;
@@ -225,6 +254,21 @@ class KnexWriter implements CapacityWriter {
     }
   }
 
+  async lockPerson(personId: string): Promise<void> {
+    // An upsert takes the row's write lock whether the row is new or not.
+    await this.trx(PERSONS)
+      .insert({ tenant_id: this.scope.tenantId, person_id: personId, revision: 1 })
+      .onConflict(["tenant_id", "person_id"])
+      .merge({ revision: this.trx.raw("?? + 1", [`${PERSONS}.revision`]) });
+  }
+
+  async allocationsForUpdate(personId: string, window: Window): Promise<Allocation[]> {
+    // Scoped like every read: an app-scoped caller sees (and counts) only its app's records.
+    const query = overlapping(scoped(this.trx(CAPACITIES).select(ALLOCATION_COLUMNS), this.scope).andWhere("person_id", personId), window);
+    if (this.dialect === "mysql") query.forUpdate();
+    return ((await query) as AllocationRow[]).map(toAllocation);
+  }
+
   /** A record can only be written into the scope the writer was opened for. */
   private assertTenant(record: CapacityRecord): void {
     if (record.tenantId !== this.scope.tenantId) throw new Error("record written outside its tenant");
@@ -269,6 +313,14 @@ export class KnexCapacityStore implements CapacityStore {
       }
       const rows = (await query.orderBy([{ column: "period_start" }, { column: "id" }]).limit(q.limit)) as CapacityRow[];
       return rows.map(toRecord);
+    });
+  }
+
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]> {
+    return guard(async () => {
+      const query = overlapping(scoped(this.knex(CAPACITIES).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
+      if (confirmedOnly) query.whereNotNull("confirmed_at");
+      return ((await query) as AllocationRow[]).map(toAllocation);
     });
   }
 

@@ -1,3 +1,4 @@
+import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
 
 /** Whose records a call may see: always a tenant, and an app for app-scoped tokens. */
@@ -22,6 +23,17 @@ export interface ListQuery {
   limit: number;
 }
 
+/** An allocation of a known person. */
+export interface PersonAllocation extends Allocation {
+  personId: string;
+}
+
+/** A window of days, both inclusive. */
+export interface Window {
+  start: string;
+  end: string;
+}
+
 /** A completed idempotent write: what a retry with the same request id gets back. */
 export interface StoredRequest {
   requestId: string;
@@ -42,6 +54,10 @@ export interface CapacityWriter {
   findRequest(requestId: string): Promise<StoredRequest | undefined>;
   /** Records an idempotent result; a concurrent writer of the same id makes the transaction retry. */
   saveRequest(request: StoredRequest): Promise<void>;
+  /** Serializes writers of one person's allocations until the transaction ends. */
+  lockPerson(personId: string): Promise<void>;
+  /** The person's non-deleted allocations overlapping the window, as committed now (a locking read). */
+  allocationsForUpdate(personId: string, window: Window): Promise<Allocation[]>;
 }
 
 /**
@@ -51,6 +67,8 @@ export interface CapacityWriter {
 export interface CapacityStore {
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined>;
   list(scope: Scope, query: ListQuery): Promise<CapacityRecord[]>;
+  /** Non-deleted allocations of these people overlapping the window, in one query. */
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]>;
   /**
    * Runs `work` in one transaction. Deadlocks and lost races are retried by
    * running `work` again, so it must not have effects outside the writer.

@@ -5,6 +5,7 @@
  */
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OverallocationPolicy } from "../../src/gen/work/v1/capacity_pb.js";
 import { CLIENT_KINDS, createTestClient, ok, type TestClient } from "../helpers/clients.js";
 import { ENGINES } from "../helpers/databases.js";
 import { person, project, tenant } from "../helpers/ids.js";
@@ -99,6 +100,36 @@ describe.each(ENGINES)("on %s", (engine) => {
       expect(unauthenticated.ok ? "ok" : unauthenticated.code).toBe(Code.Unauthenticated);
     });
 
+    it("answers availability reads and refuses over-allocation with the same details", async () => {
+      const token = await server.token(tenant());
+      const p = person();
+      const base = { personId: p, projectId: project(), periodStart: "2027-04-01", periodEnd: "2027-04-30" };
+      const first = ok(await client.call("setCapacity", { capacity: { ...base, allocatedPct: 70 } }, token));
+      const refused = await client.call(
+        "setCapacity",
+        { capacity: { ...base, periodStart: "2027-04-10", allocatedPct: 40 }, overallocationPolicy: OverallocationPolicy.REJECT },
+        token,
+      );
+      expect(refused.ok ? "ok" : [refused.code, refused.errorInfo[0]?.metadata]).toEqual([
+        Code.FailedPrecondition,
+        { person_id: p, period_start: "2027-04-10", period_end: "2027-04-30", allocated_pct: "110" },
+      ]);
+      const one = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-03-31", periodEnd: "2027-04-30" }, token));
+      expect(one.segments.map((x) => [x.periodStart, x.allocatedPct, x.capacityIds])).toEqual([
+        ["2027-03-31", 0, []],
+        ["2027-04-01", 70, [first.id]],
+      ]);
+      const batch = ok(
+        await client.call("batchGetPersonAvailability", { personIds: [p, person()], periodStart: "2027-04-01", periodEnd: "2027-04-30", minAvailablePct: 30 }, token),
+      );
+      expect(batch.availabilities.map((a) => [a.averageAllocatedPct, a.meetsMinAvailable])).toEqual([
+        [70, true],
+        [0, true],
+      ]);
+      const bad = await client.call("batchGetPersonAvailability", { personIds: [], periodStart: "2027-04-01", periodEnd: "2027-03-01" }, token);
+      expect(bad.ok ? "ok" : [bad.code, bad.violations.map((v) => v.field)]).toEqual([Code.InvalidArgument, ["person_ids", "period_end"]]);
+    });
+
     it("treats another tenant's and another app's records as missing on every RPC", async () => {
       const owner = tenant();
       const ownerToken = await server.token(owner, { appId: "crm" });
@@ -123,6 +154,11 @@ describe.each(ENGINES)("on %s", (engine) => {
         }
         const listed = ok(await client.call("listCapacities", { personId: record.personId }, intruder));
         expect(listed.capacities).toEqual([]);
+        const window = { periodStart: "2027-01-01", periodEnd: "2027-01-02" };
+        const seen = ok(await client.call("getPersonAvailability", { personId: record.personId, ...window }, intruder));
+        expect(seen.segments.flatMap((x) => x.capacityIds)).toEqual([]);
+        const batch = ok(await client.call("batchGetPersonAvailability", { personIds: [record.personId], ...window }, intruder));
+        expect(batch.availabilities[0]!.peakAllocatedPct).toBe(0);
       }
       expect(ok(await client.call("getCapacity", { id: record.id }, ownerToken))).toEqual(record);
       // The tenant-wide token (no app) sees every app's records of its tenant.

@@ -8,7 +8,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { BadRequestSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 
@@ -24,7 +24,13 @@ export interface Violation {
 
 export type Outcome<T> =
   | { ok: true; value: T }
-  | { ok: false; code: Code; message: string; violations: Violation[]; requestId: string | undefined };
+  | { ok: false; code: Code; message: string; violations: Violation[]; errorInfo: ErrorInfo[]; requestId: string | undefined };
+
+export interface ErrorInfo {
+  reason: string;
+  domain: string;
+  metadata: Record<string, string>;
+}
 
 export interface TestClient {
   kind: ClientKind;
@@ -66,6 +72,7 @@ function connectClient(kind: ClientKind, transport: Transport): TestClient {
           code: e.code,
           message: e.rawMessage,
           violations: e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+          errorInfo: e.findDetails(ErrorInfoSchema).map((i) => ({ reason: i.reason, domain: i.domain, metadata: { ...i.metadata } })),
           requestId: e.metadata.get("x-request-id") ?? undefined,
         };
       }
@@ -145,11 +152,14 @@ function grpcJsClient(baseUrl: string): TestClient {
           }
           const raw = err.metadata?.get("grpc-status-details-bin")[0];
           const violations: Violation[] = [];
+          const errorInfo: ErrorInfo[] = [];
           if (raw instanceof Buffer) {
             const status = fromBinary(StatusSchema, raw);
             for (const any of status.details) {
               const bad = anyUnpack(any, BadRequestSchema);
               if (bad) violations.push(...bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+              const info = anyUnpack(any, ErrorInfoSchema);
+              if (info) errorInfo.push({ reason: info.reason, domain: info.domain, metadata: { ...info.metadata } });
             }
           }
           resolve({
@@ -157,6 +167,7 @@ function grpcJsClient(baseUrl: string): TestClient {
             code: err.code as number as Code,
             message: err.details,
             violations,
+            errorInfo,
             requestId: err.metadata?.get("x-request-id")[0]?.toString(),
           });
         });

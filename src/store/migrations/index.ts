@@ -1,9 +1,11 @@
 import type { Knex } from "knex";
 import * as capacities from "./20261127000000_capacities.js";
+import * as capacityPersons from "./20261127010000_capacity_persons.js";
 
 /** Every migration, oldest first. Listed here so the build needs no directory scan. */
 const migrations: Record<string, Knex.Migration> = {
   "20261127000000_capacities": capacities,
+  "20261127010000_capacity_persons": capacityPersons,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
@@ -15,3 +17,6 @@ export const migrationSource: Knex.MigrationSource<string> = {
     return migration;
   },
 };
+
+/** Every table the migrations create, dependents first (tests drop them to start clean). */
+export const OWNED_TABLES = ["capacity_persons", "capacity_requests", "capacities", "knex_migrations", "knex_migrations_lock"];

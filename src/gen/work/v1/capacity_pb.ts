@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file work/v1/capacity.proto.
  */
 export const file_work_v1_capacity: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3b3JrL3YxL2NhcGFjaXR5LnByb3RvEgd3b3JrLnYxItIECghDYXBhY2l0eRIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGYXBwX2lkGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYBiABKAkSEgoKdXBkYXRlZF9ieRgHIAEoCRIOCgZzb3VyY2UYCCABKAkSKAoLc291cmNlX3R5cGUYCSABKA4yEy53b3JrLnYxLlNvdXJjZVR5cGUSEgoKaXNfZGVsZXRlZBgKIAEoCBIuCgpkZWxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkZWxldGVkX2J5GAwgASgJEhYKDnNjaGVtYV92ZXJzaW9uGA0gASgFEhEKCXBlcnNvbl9pZBgOIAEoCRISCgpwcm9qZWN0X2lkGA8gASgJEhQKDHBlcmlvZF9zdGFydBgQIAEoCRISCgpwZXJpb2RfZW5kGBEgASgJEhoKDWFsbG9jYXRlZF9wY3QYEiABKAFIAIgBARIXCg9jb25maXJtZWRfYnlfaWQYEyABKAkSMAoMY29uZmlybWVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVub3RlcxgVIAEoCRIMCgRldGFnGBYgASgJQhAKDl9hbGxvY2F0ZWRfcGN0IiAKEkdldENhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCSLJAQoVTGlzdENhcGFjaXRpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCXBlcnNvbl9pZBgDIAEoCRISCgpwcm9qZWN0X2lkGAQgASgJEhMKC3BlcmlvZF9mcm9tGAUgASgJEhEKCXBlcmlvZF90bxgGIAEoCRIWCgljb25maXJtZWQYByABKAhIAIgBARIUCgxzaG93X2RlbGV0ZWQYCCABKAhCDAoKX2NvbmZpcm1lZCJYChZMaXN0Q2FwYWNpdGllc1Jlc3BvbnNlEiUKCmNhcGFjaXRpZXMYASADKAsyES53b3JrLnYxLkNhcGFjaXR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKVAQoSU2V0Q2FwYWNpdHlSZXF1ZXN0EiMKCGNhcGFjaXR5GAEgASgLMhEud29yay52MS5DYXBhY2l0eRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSEgoKcmVxdWVzdF9pZBgDIAEoCRIVCg12YWxpZGF0ZV9vbmx5GAQgASgIIjEKFURlbGV0ZUNhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJIjMKF1VuZGVsZXRlQ2FwYWNpdHlSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkiMgoWQ29uZmlybUNhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRldGFnGAIgASgJKqEBCgpTb3VyY2VUeXBlEhsKF1NPVVJDRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUU09VUkNFX1RZUEVfRlJPTlRFTkQQARIXChNTT1VSQ0VfVFlQRV9CQUNLRU5EEAISFgoSU09VUkNFX1RZUEVfU0VSVkVSEAMSFgoSU09VUkNFX1RZUEVfU1lTVEVNEAQSEwoPU09VUkNFX1RZUEVfQVBJEAUywQMKD0NhcGFjaXR5U2VydmljZRJCCgtHZXRDYXBhY2l0eRIbLndvcmsudjEuR2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eSIDkAIBElYKDkxpc3RDYXBhY2l0aWVzEh4ud29yay52MS5MaXN0Q2FwYWNpdGllc1JlcXVlc3QaHy53b3JrLnYxLkxpc3RDYXBhY2l0aWVzUmVzcG9uc2UiA5ACARI9CgtTZXRDYXBhY2l0eRIbLndvcmsudjEuU2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJDCg5EZWxldGVDYXBhY2l0eRIeLndvcmsudjEuRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJHChBVbmRlbGV0ZUNhcGFjaXR5EiAud29yay52MS5VbmRlbGV0ZUNhcGFjaXR5UmVxdWVzdBoRLndvcmsudjEuQ2FwYWNpdHkSRQoPQ29uZmlybUNhcGFjaXR5Eh8ud29yay52MS5Db25maXJtQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChZ3b3JrL3YxL2NhcGFjaXR5LnByb3RvEgd3b3JrLnYxItIECghDYXBhY2l0eRIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGYXBwX2lkGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYBiABKAkSEgoKdXBkYXRlZF9ieRgHIAEoCRIOCgZzb3VyY2UYCCABKAkSKAoLc291cmNlX3R5cGUYCSABKA4yEy53b3JrLnYxLlNvdXJjZVR5cGUSEgoKaXNfZGVsZXRlZBgKIAEoCBIuCgpkZWxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkZWxldGVkX2J5GAwgASgJEhYKDnNjaGVtYV92ZXJzaW9uGA0gASgFEhEKCXBlcnNvbl9pZBgOIAEoCRISCgpwcm9qZWN0X2lkGA8gASgJEhQKDHBlcmlvZF9zdGFydBgQIAEoCRISCgpwZXJpb2RfZW5kGBEgASgJEhoKDWFsbG9jYXRlZF9wY3QYEiABKAFIAIgBARIXCg9jb25maXJtZWRfYnlfaWQYEyABKAkSMAoMY29uZmlybWVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVub3RlcxgVIAEoCRIMCgRldGFnGBYgASgJQhAKDl9hbGxvY2F0ZWRfcGN0IiAKEkdldENhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCSLJAQoVTGlzdENhcGFjaXRpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCXBlcnNvbl9pZBgDIAEoCRISCgpwcm9qZWN0X2lkGAQgASgJEhMKC3BlcmlvZF9mcm9tGAUgASgJEhEKCXBlcmlvZF90bxgGIAEoCRIWCgljb25maXJtZWQYByABKAhIAIgBARIUCgxzaG93X2RlbGV0ZWQYCCABKAhCDAoKX2NvbmZpcm1lZCJYChZMaXN0Q2FwYWNpdGllc1Jlc3BvbnNlEiUKCmNhcGFjaXRpZXMYASADKAsyES53b3JrLnYxLkNhcGFjaXR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLTAQoSU2V0Q2FwYWNpdHlSZXF1ZXN0EiMKCGNhcGFjaXR5GAEgASgLMhEud29yay52MS5DYXBhY2l0eRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSEgoKcmVxdWVzdF9pZBgDIAEoCRIVCg12YWxpZGF0ZV9vbmx5GAQgASgIEjwKFW92ZXJhbGxvY2F0aW9uX3BvbGljeRgFIAEoDjIdLndvcmsudjEuT3ZlcmFsbG9jYXRpb25Qb2xpY3kiMQoVRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkicQoXVW5kZWxldGVDYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5InAKFkNvbmZpcm1DYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5Io0BChxHZXRQZXJzb25BdmFpbGFiaWxpdHlSZXF1ZXN0EhEKCXBlcnNvbl9pZBgBIAEoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIIsACChJQZXJzb25BdmFpbGFiaWxpdHkSEQoJcGVyc29uX2lkGAEgASgJEhQKDHBlcmlvZF9zdGFydBgCIAEoCRISCgpwZXJpb2RfZW5kGAMgASgJEi4KCHNlZ21lbnRzGAQgAygLMhwud29yay52MS5BdmFpbGFiaWxpdHlTZWdtZW50Eh0KFWF2ZXJhZ2VfYWxsb2NhdGVkX3BjdBgFIAEoARIaChJwZWFrX2FsbG9jYXRlZF9wY3QYBiABKAESGgoSb3ZlcmFsbG9jYXRlZF9kYXlzGAcgASgFEhYKDmF2YWlsYWJsZV9kYXlzGAggASgFEhQKDGNvdW50ZWRfZGF5cxgJIAEoBRIgChNtZWV0c19taW5fYXZhaWxhYmxlGAogASgISACIAQFCFgoUX21lZXRzX21pbl9hdmFpbGFibGUimgEKE0F2YWlsYWJpbGl0eVNlZ21lbnQSFAoMcGVyaW9kX3N0YXJ0GAEgASgJEhIKCnBlcmlvZF9lbmQYAiABKAkSFQoNYWxsb2NhdGVkX3BjdBgDIAEoARIVCg1hdmFpbGFibGVfcGN0GAQgASgBEhUKDW92ZXJhbGxvY2F0ZWQYBSABKAgSFAoMY2FwYWNpdHlfaWRzGAYgAygJIskBCiFCYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QSEgoKcGVyc29uX2lkcxgBIAMoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIEh4KEW1pbl9hdmFpbGFibGVfcGN0GAYgASgBSACIAQFCFAoSX21pbl9hdmFpbGFibGVfcGN0IlkKIkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2USMwoOYXZhaWxhYmlsaXRpZXMYASADKAsyGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSqAAQoUT3ZlcmFsbG9jYXRpb25Qb2xpY3kSJQohT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASHwobT1ZFUkFMTE9DQVRJT05fUE9MSUNZX0FMTE9XEAESIAocT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1JFSkVDVBACKqEBCgpTb3VyY2VUeXBlEhsKF1NPVVJDRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUU09VUkNFX1RZUEVfRlJPTlRFTkQQARIXChNTT1VSQ0VfVFlQRV9CQUNLRU5EEAISFgoSU09VUkNFX1RZUEVfU0VSVkVSEAMSFgoSU09VUkNFX1RZUEVfU1lTVEVNEAQSEwoPU09VUkNFX1RZUEVfQVBJEAUynwUKD0NhcGFjaXR5U2VydmljZRJCCgtHZXRDYXBhY2l0eRIbLndvcmsudjEuR2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eSIDkAIBElYKDkxpc3RDYXBhY2l0aWVzEh4ud29yay52MS5MaXN0Q2FwYWNpdGllc1JlcXVlc3QaHy53b3JrLnYxLkxpc3RDYXBhY2l0aWVzUmVzcG9uc2UiA5ACARI9CgtTZXRDYXBhY2l0eRIbLndvcmsudjEuU2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJDCg5EZWxldGVDYXBhY2l0eRIeLndvcmsudjEuRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJHChBVbmRlbGV0ZUNhcGFjaXR5EiAud29yay52MS5VbmRlbGV0ZUNhcGFjaXR5UmVxdWVzdBoRLndvcmsudjEuQ2FwYWNpdHkSRQoPQ29uZmlybUNhcGFjaXR5Eh8ud29yay52MS5Db25maXJtQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJgChVHZXRQZXJzb25BdmFpbGFiaWxpdHkSJS53b3JrLnYxLkdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSIDkAIBEnoKGkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5Eioud29yay52MS5CYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaKy53b3JrLnYxLkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * One person's allocation of working time to one project over a period.
@@ -356,6 +356,15 @@ export type SetCapacityRequest = Message<"work.v1.SetCapacityRequest"> & {
    * @generated from field: bool validate_only = 4;
    */
   validateOnly: boolean;
+
+  /**
+   * Optional. REJECT fails the write if it leaves any day of the record's
+   * period above 100% for the person (non-deleted capacities, tentative ones
+   * included).
+   *
+   * @generated from field: work.v1.OverallocationPolicy overallocation_policy = 5;
+   */
+  overallocationPolicy: OverallocationPolicy;
 };
 
 /**
@@ -412,6 +421,14 @@ export type UndeleteCapacityRequest = Message<"work.v1.UndeleteCapacityRequest">
    * @generated from field: string etag = 2;
    */
   etag: string;
+
+  /**
+   * Optional. REJECT fails the restore if it leaves a day of the record's
+   * period above 100% for the person.
+   *
+   * @generated from field: work.v1.OverallocationPolicy overallocation_policy = 3;
+   */
+  overallocationPolicy: OverallocationPolicy;
 };
 
 /**
@@ -440,6 +457,14 @@ export type ConfirmCapacityRequest = Message<"work.v1.ConfirmCapacityRequest"> &
    * @generated from field: string etag = 2;
    */
   etag: string;
+
+  /**
+   * Optional. REJECT refuses to confirm while a day of the record's period is
+   * above 100% for the person.
+   *
+   * @generated from field: work.v1.OverallocationPolicy overallocation_policy = 3;
+   */
+  overallocationPolicy: OverallocationPolicy;
 };
 
 /**
@@ -448,6 +473,315 @@ export type ConfirmCapacityRequest = Message<"work.v1.ConfirmCapacityRequest"> &
  */
 export const ConfirmCapacityRequestSchema: GenMessage<ConfirmCapacityRequest> = /*@__PURE__*/
   messageDesc(file_work_v1_capacity, 7);
+
+/**
+ * Request of GetPersonAvailability.
+ *
+ * @generated from message work.v1.GetPersonAvailabilityRequest
+ */
+export type GetPersonAvailabilityRequest = Message<"work.v1.GetPersonAvailabilityRequest"> & {
+  /**
+   * Required. The person: a UUID or a type-prefixed ULID.
+   *
+   * @generated from field: string person_id = 1;
+   */
+  personId: string;
+
+  /**
+   * Required. First day of the window, `YYYY-MM-DD`, inclusive.
+   *
+   * @generated from field: string period_start = 2;
+   */
+  periodStart: string;
+
+  /**
+   * Required. Last day of the window, `YYYY-MM-DD`, inclusive; at most three
+   * years after `period_start` (2027-01-01 to 2029-12-31 is the longest).
+   *
+   * @generated from field: string period_end = 3;
+   */
+  periodEnd: string;
+
+  /**
+   * Optional. Count only confirmed capacities.
+   *
+   * @generated from field: bool confirmed_only = 4;
+   */
+  confirmedOnly: boolean;
+
+  /**
+   * Optional. Saturdays and Sundays weigh nothing in the averages and day
+   * counts; segments still cover them.
+   *
+   * @generated from field: bool exclude_weekends = 5;
+   */
+  excludeWeekends: boolean;
+};
+
+/**
+ * Describes the message work.v1.GetPersonAvailabilityRequest.
+ * Use `create(GetPersonAvailabilityRequestSchema)` to create a new message.
+ */
+export const GetPersonAvailabilityRequestSchema: GenMessage<GetPersonAvailabilityRequest> = /*@__PURE__*/
+  messageDesc(file_work_v1_capacity, 8);
+
+/**
+ * One person's allocation over a window.
+ *
+ * @generated from message work.v1.PersonAvailability
+ */
+export type PersonAvailability = Message<"work.v1.PersonAvailability"> & {
+  /**
+   * The person, in canonical form.
+   *
+   * @generated from field: string person_id = 1;
+   */
+  personId: string;
+
+  /**
+   * First day of the window.
+   *
+   * @generated from field: string period_start = 2;
+   */
+  periodStart: string;
+
+  /**
+   * Last day of the window.
+   *
+   * @generated from field: string period_end = 3;
+   */
+  periodEnd: string;
+
+  /**
+   * The window cut into maximal runs of days with the same set of
+   * capacities, in date order, covering every day of the window.
+   *
+   * @generated from field: repeated work.v1.AvailabilitySegment segments = 4;
+   */
+  segments: AvailabilitySegment[];
+
+  /**
+   * Day-weighted mean of the allocated percentage over counted days, rounded
+   * to 0.01.
+   *
+   * @generated from field: double average_allocated_pct = 5;
+   */
+  averageAllocatedPct: number;
+
+  /**
+   * Highest allocated percentage on any counted day.
+   *
+   * @generated from field: double peak_allocated_pct = 6;
+   */
+  peakAllocatedPct: number;
+
+  /**
+   * Counted days on which the person is allocated above 100%.
+   *
+   * @generated from field: int32 overallocated_days = 7;
+   */
+  overallocatedDays: number;
+
+  /**
+   * Counted days on which the person has some time free (allocated below
+   * 100%).
+   *
+   * @generated from field: int32 available_days = 8;
+   */
+  availableDays: number;
+
+  /**
+   * Days that count: every day, or weekdays with `exclude_weekends`.
+   *
+   * @generated from field: int32 counted_days = 9;
+   */
+  countedDays: number;
+
+  /**
+   * Batch only, when `min_available_pct` is set: true if the person has at
+   * least that much free on every counted day.
+   *
+   * @generated from field: optional bool meets_min_available = 10;
+   */
+  meetsMinAvailable?: boolean | undefined;
+};
+
+/**
+ * Describes the message work.v1.PersonAvailability.
+ * Use `create(PersonAvailabilitySchema)` to create a new message.
+ */
+export const PersonAvailabilitySchema: GenMessage<PersonAvailability> = /*@__PURE__*/
+  messageDesc(file_work_v1_capacity, 9);
+
+/**
+ * A maximal run of days with the same set of capacities.
+ *
+ * @generated from message work.v1.AvailabilitySegment
+ */
+export type AvailabilitySegment = Message<"work.v1.AvailabilitySegment"> & {
+  /**
+   * First day of the run, inclusive.
+   *
+   * @generated from field: string period_start = 1;
+   */
+  periodStart: string;
+
+  /**
+   * Last day of the run, inclusive.
+   *
+   * @generated from field: string period_end = 2;
+   */
+  periodEnd: string;
+
+  /**
+   * Sum of the capacities active on these days (may exceed 100).
+   *
+   * @generated from field: double allocated_pct = 3;
+   */
+  allocatedPct: number;
+
+  /**
+   * max(0, 100 - allocated_pct).
+   *
+   * @generated from field: double available_pct = 4;
+   */
+  availablePct: number;
+
+  /**
+   * True when allocated_pct is above 100.
+   *
+   * @generated from field: bool overallocated = 5;
+   */
+  overallocated: boolean;
+
+  /**
+   * The capacities active on these days, sorted by id.
+   *
+   * @generated from field: repeated string capacity_ids = 6;
+   */
+  capacityIds: string[];
+};
+
+/**
+ * Describes the message work.v1.AvailabilitySegment.
+ * Use `create(AvailabilitySegmentSchema)` to create a new message.
+ */
+export const AvailabilitySegmentSchema: GenMessage<AvailabilitySegment> = /*@__PURE__*/
+  messageDesc(file_work_v1_capacity, 10);
+
+/**
+ * Request of BatchGetPersonAvailability.
+ *
+ * @generated from message work.v1.BatchGetPersonAvailabilityRequest
+ */
+export type BatchGetPersonAvailabilityRequest = Message<"work.v1.BatchGetPersonAvailabilityRequest"> & {
+  /**
+   * Required. 1 to 500 distinct people.
+   *
+   * @generated from field: repeated string person_ids = 1;
+   */
+  personIds: string[];
+
+  /**
+   * Required. First day of the window, `YYYY-MM-DD`.
+   *
+   * @generated from field: string period_start = 2;
+   */
+  periodStart: string;
+
+  /**
+   * Required. Last day of the window; at most three years after the start.
+   *
+   * @generated from field: string period_end = 3;
+   */
+  periodEnd: string;
+
+  /**
+   * Optional. Count only confirmed capacities.
+   *
+   * @generated from field: bool confirmed_only = 4;
+   */
+  confirmedOnly: boolean;
+
+  /**
+   * Optional. Saturdays and Sundays weigh nothing.
+   *
+   * @generated from field: bool exclude_weekends = 5;
+   */
+  excludeWeekends: boolean;
+
+  /**
+   * Optional. 0 to 100 with at most two decimals: sets
+   * `meets_min_available` on each result.
+   *
+   * @generated from field: optional double min_available_pct = 6;
+   */
+  minAvailablePct?: number | undefined;
+};
+
+/**
+ * Describes the message work.v1.BatchGetPersonAvailabilityRequest.
+ * Use `create(BatchGetPersonAvailabilityRequestSchema)` to create a new message.
+ */
+export const BatchGetPersonAvailabilityRequestSchema: GenMessage<BatchGetPersonAvailabilityRequest> = /*@__PURE__*/
+  messageDesc(file_work_v1_capacity, 11);
+
+/**
+ * Response of BatchGetPersonAvailability.
+ *
+ * @generated from message work.v1.BatchGetPersonAvailabilityResponse
+ */
+export type BatchGetPersonAvailabilityResponse = Message<"work.v1.BatchGetPersonAvailabilityResponse"> & {
+  /**
+   * One entry per requested person, in request order; a person with no
+   * capacities is fully available.
+   *
+   * @generated from field: repeated work.v1.PersonAvailability availabilities = 1;
+   */
+  availabilities: PersonAvailability[];
+};
+
+/**
+ * Describes the message work.v1.BatchGetPersonAvailabilityResponse.
+ * Use `create(BatchGetPersonAvailabilityResponseSchema)` to create a new message.
+ */
+export const BatchGetPersonAvailabilityResponseSchema: GenMessage<BatchGetPersonAvailabilityResponse> = /*@__PURE__*/
+  messageDesc(file_work_v1_capacity, 12);
+
+/**
+ * What a write does when it would take a day of the person above 100%.
+ *
+ * @generated from enum work.v1.OverallocationPolicy
+ */
+export enum OverallocationPolicy {
+  /**
+   * Not set: the same as OVERALLOCATION_POLICY_ALLOW.
+   *
+   * @generated from enum value: OVERALLOCATION_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Write anyway; availability reads show the over-allocation.
+   *
+   * @generated from enum value: OVERALLOCATION_POLICY_ALLOW = 1;
+   */
+  ALLOW = 1,
+
+  /**
+   * Fail with FAILED_PRECONDITION and write nothing. Checked atomically with
+   * the write: concurrent REJECT writes for one person are serialized.
+   *
+   * @generated from enum value: OVERALLOCATION_POLICY_REJECT = 2;
+   */
+  REJECT = 2,
+}
+
+/**
+ * Describes the enum work.v1.OverallocationPolicy.
+ */
+export const OverallocationPolicySchema: GenEnum<OverallocationPolicy> = /*@__PURE__*/
+  enumDesc(file_work_v1_capacity, 0);
 
 /**
  * Where a write came from.
@@ -502,7 +836,7 @@ export enum SourceType {
  * Describes the enum work.v1.SourceType.
  */
 export const SourceTypeSchema: GenEnum<SourceType> = /*@__PURE__*/
-  enumDesc(file_work_v1_capacity, 0);
+  enumDesc(file_work_v1_capacity, 1);
 
 /**
  * CapacityService records how a person's working time is allocated to projects.
@@ -557,7 +891,9 @@ export const CapacityService: GenService<{
    * Errors: INVALID_ARGUMENT (a field breaks its rule, unknown mask path,
    * `request_id` reused for a different request), NOT_FOUND (update of an id
    * that does not exist), ABORTED (`capacity.etag` does not match),
-   * FAILED_PRECONDITION (the capacity is deleted).
+   * FAILED_PRECONDITION (the capacity is deleted, or OVERALLOCATION_POLICY_REJECT
+   * and the write would take a day of the person above 100%; the details carry
+   * a google.rpc.ErrorInfo with reason OVERALLOCATED and the first such run).
    *
    * @generated from rpc work.v1.CapacityService.SetCapacity
    */
@@ -581,7 +917,8 @@ export const CapacityService: GenService<{
   /**
    * Restores a soft-deleted capacity.
    * Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (etag mismatch),
-   * ALREADY_EXISTS (the capacity is not deleted).
+   * ALREADY_EXISTS (the capacity is not deleted), FAILED_PRECONDITION
+   * (OVERALLOCATION_POLICY_REJECT and restoring it over-allocates the person).
    *
    * @generated from rpc work.v1.CapacityService.UndeleteCapacity
    */
@@ -594,7 +931,8 @@ export const CapacityService: GenService<{
    * Confirms a capacity on behalf of the caller: stamps `confirmed_by_id` and
    * `confirmed_at`. Confirming again re-stamps both.
    * Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (etag mismatch),
-   * FAILED_PRECONDITION (the capacity is deleted).
+   * FAILED_PRECONDITION (the capacity is deleted, or OVERALLOCATION_POLICY_REJECT
+   * and the person is above 100% on a day of this capacity).
    *
    * @generated from rpc work.v1.CapacityService.ConfirmCapacity
    */
@@ -602,6 +940,34 @@ export const CapacityService: GenService<{
     methodKind: "unary";
     input: typeof ConfirmCapacityRequestSchema;
     output: typeof CapacitySchema;
+  },
+  /**
+   * How much of one person is allocated, and how much is free, over a window
+   * of at most three years: maximal runs of days with the same allocations,
+   * plus day-weighted figures. Deleted capacities never count.
+   * Errors: INVALID_ARGUMENT (bad person id or dates, window over three
+   * years).
+   *
+   * @generated from rpc work.v1.CapacityService.GetPersonAvailability
+   */
+  getPersonAvailability: {
+    methodKind: "unary";
+    input: typeof GetPersonAvailabilityRequestSchema;
+    output: typeof PersonAvailabilitySchema;
+  },
+  /**
+   * Availability of up to 500 people over one window, in request order, in
+   * one database round trip; with `min_available_pct`, also whether each
+   * person has at least that much free on every counted day.
+   * Errors: INVALID_ARGUMENT (no person, more than 500, duplicates, bad ids
+   * or dates, window over three years, bad min_available_pct).
+   *
+   * @generated from rpc work.v1.CapacityService.BatchGetPersonAvailability
+   */
+  batchGetPersonAvailability: {
+    methodKind: "unary";
+    input: typeof BatchGetPersonAvailabilityRequestSchema;
+    output: typeof BatchGetPersonAvailabilityResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_work_v1_capacity, 0);

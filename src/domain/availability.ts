@@ -1,0 +1,152 @@
+/**
+ * How much of a person is allocated, day by day, over a window: a sweep over
+ * the allocations' start and end days, in whole basis points so sums are
+ * exact. Pure functions; the store supplies the allocations.
+ */
+import { fromEpochDay, toEpochDay } from "./dates.js";
+
+/** One allocation as availability sees it: inclusive ISO dates, basis points. */
+export interface Allocation {
+  id: string;
+  periodStart: string;
+  periodEnd: string;
+  allocatedBp: number;
+}
+
+/** A maximal run of days with the same set of allocations. */
+export interface Segment {
+  periodStart: string;
+  periodEnd: string;
+  /** Sum of the allocations active on these days. */
+  allocatedBp: number;
+  /** Ids of those allocations, sorted. */
+  capacityIds: string[];
+}
+
+export interface AvailabilitySummary {
+  segments: Segment[];
+  /** Day-weighted mean over counted days, in basis points, rounded half up. */
+  averageBp: number;
+  /** Highest total on any counted day. */
+  peakBp: number;
+  /** Counted days above 100%. */
+  overallocatedDays: number;
+  /** Counted days below 100% (some time still free). */
+  availableDays: number;
+  /** Counted days: all days, or weekdays only. */
+  countedDays: number;
+  /** Lowest free share on any counted day (10,000 when nothing is allocated or no day counts). */
+  minAvailableBp: number;
+}
+
+export const FULL_BP = 10_000;
+
+/**
+ * Cuts [windowStart, windowEnd] into maximal runs of days with the same set
+ * of active allocations; a run with none is a segment at 0. Allocations may
+ * reach outside the window; only their overlap counts.
+ */
+export function segments(windowStart: string, windowEnd: string, allocations: readonly Allocation[]): Segment[] {
+  const first = toEpochDay(windowStart);
+  const last = toEpochDay(windowEnd);
+  // Day → allocations that start there / end the day before.
+  const starts = new Map<number, Allocation[]>();
+  const ends = new Map<number, Allocation[]>();
+  for (const a of allocations) {
+    const s = Math.max(toEpochDay(a.periodStart), first);
+    const e = Math.min(toEpochDay(a.periodEnd), last);
+    if (s > e) continue;
+    push(starts, s, a);
+    push(ends, e + 1, a);
+  }
+  const boundaries = [...new Set([first, ...starts.keys(), ...ends.keys()])].filter((d) => d <= last).sort((a, b) => a - b);
+  const active = new Map<string, Allocation>();
+  const out: Segment[] = [];
+  let bp = 0;
+  for (let i = 0; i < boundaries.length; i++) {
+    const day = boundaries[i]!;
+    for (const a of ends.get(day) ?? []) {
+      active.delete(a.id);
+      bp -= a.allocatedBp;
+    }
+    for (const a of starts.get(day) ?? []) {
+      active.set(a.id, a);
+      bp += a.allocatedBp;
+    }
+    const next = boundaries[i + 1] ?? last + 1;
+    out.push({
+      periodStart: fromEpochDay(day),
+      periodEnd: fromEpochDay(next - 1),
+      allocatedBp: bp,
+      capacityIds: [...active.keys()].sort(),
+    });
+  }
+  return out;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Monday–Friday days in [start, end] (epoch days; 1970-01-01 was a Thursday). */
+export function weekdaysBetween(start: number, end: number): number {
+  if (end < start) return 0;
+  // Weekday index with Monday = 0: epoch day 0 (Thursday) → 3.
+  const weekdayOf = (d: number): number => (((d + 3) % 7) + 7) % 7;
+  const total = end - start + 1;
+  const fullWeeks = Math.floor(total / 7);
+  let count = fullWeeks * 5;
+  for (let d = start + fullWeeks * 7; d <= end; d++) if (weekdayOf(d) < 5) count++;
+  return count;
+}
+
+/** Segments plus the day-weighted figures; with excludeWeekends, Saturdays and Sundays weigh nothing. */
+export function summarize(
+  windowStart: string,
+  windowEnd: string,
+  allocations: readonly Allocation[],
+  excludeWeekends: boolean,
+): AvailabilitySummary {
+  const segs = segments(windowStart, windowEnd, allocations);
+  let weighted = 0;
+  let counted = 0;
+  let peak = 0;
+  let over = 0;
+  let available = 0;
+  let minAvailable = FULL_BP;
+  for (const s of segs) {
+    const a = toEpochDay(s.periodStart);
+    const b = toEpochDay(s.periodEnd);
+    const days = excludeWeekends ? weekdaysBetween(a, b) : b - a + 1;
+    if (days === 0) continue;
+    counted += days;
+    weighted += s.allocatedBp * days;
+    peak = Math.max(peak, s.allocatedBp);
+    if (s.allocatedBp > FULL_BP) over += days;
+    if (s.allocatedBp < FULL_BP) available += days;
+    minAvailable = Math.min(minAvailable, Math.max(0, FULL_BP - s.allocatedBp));
+  }
+  return {
+    segments: segs,
+    averageBp: counted === 0 ? 0 : Math.round(weighted / counted),
+    peakBp: peak,
+    overallocatedDays: over,
+    availableDays: available,
+    countedDays: counted,
+    minAvailableBp: minAvailable,
+  };
+}
+
+/** The first run of days above 100% in the window, if any. */
+export function firstOverallocation(windowStart: string, windowEnd: string, allocations: readonly Allocation[]): Segment | undefined {
+  return segments(windowStart, windowEnd, allocations).find((s) => s.allocatedBp > FULL_BP);
+}
+
+/** Longest availability window: three calendar years, e.g. 2027-01-01 to 2029-12-31. */
+export function withinThreeYears(start: string, end: string): boolean {
+  const [y, m, d] = start.split("-").map(Number) as [number, number, number];
+  const limit = new Date(Date.UTC(y + 3, m - 1, d)).toISOString().slice(0, 10);
+  return end < limit;
+}

@@ -1,0 +1,119 @@
+/**
+ * GetPersonAvailability and BatchGetPersonAvailability: validate the window,
+ * load the allocations in one query, let the domain do the arithmetic.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { Caller } from "../auth/caller.js";
+import { FULL_BP, summarize, withinThreeYears, type Allocation } from "../domain/availability.js";
+import { DATE_RULE, isIsoDate } from "../domain/dates.js";
+import { Violations } from "../domain/errors.js";
+import { canonicalReference, REFERENCE_RULE } from "../domain/ids.js";
+import { fromBasisPoints, PERCENT_RULE, toBasisPoints } from "../domain/percent.js";
+import {
+  BatchGetPersonAvailabilityResponseSchema,
+  PersonAvailabilitySchema,
+  type BatchGetPersonAvailabilityRequest,
+  type BatchGetPersonAvailabilityResponse,
+  type GetPersonAvailabilityRequest,
+  type PersonAvailability,
+} from "../gen/work/v1/capacity_pb.js";
+import type { CapacityStore, PersonAllocation, Window } from "../store/store.js";
+
+export const MAX_BATCH_PERSONS = 500;
+
+export interface AvailabilityRpcs {
+  getPersonAvailability(caller: Caller, req: GetPersonAvailabilityRequest): Promise<PersonAvailability>;
+  batchGetPersonAvailability(caller: Caller, req: BatchGetPersonAvailabilityRequest): Promise<BatchGetPersonAvailabilityResponse>;
+}
+
+/** The window of an availability read: both dates valid, ordered, at most three years apart. */
+function checkWindow(start: string, end: string, v: Violations): Window {
+  const startOk = start !== "" && isIsoDate(start);
+  const endOk = end !== "" && isIsoDate(end);
+  if (!startOk) v.add("period_start", start === "" ? "is required" : DATE_RULE);
+  if (!endOk) v.add("period_end", end === "" ? "is required" : DATE_RULE);
+  if (startOk && endOk) {
+    if (end < start) v.add("period_end", "must not be before period_start");
+    else if (!withinThreeYears(start, end)) v.add("period_end", "the window must be at most three years long");
+  }
+  return { start, end };
+}
+
+function personField(value: string, field: string, v: Violations): string {
+  if (value === "") {
+    v.add(field, "is required");
+    return value;
+  }
+  const canonical = canonicalReference(value);
+  if (canonical === undefined) v.add(field, REFERENCE_RULE);
+  return canonical ?? value;
+}
+
+function toAvailability(
+  personId: string,
+  window: Window,
+  allocations: readonly Allocation[],
+  excludeWeekends: boolean,
+  minAvailableBp: number | undefined,
+): PersonAvailability {
+  const s = summarize(window.start, window.end, allocations, excludeWeekends);
+  return create(PersonAvailabilitySchema, {
+    personId,
+    periodStart: window.start,
+    periodEnd: window.end,
+    segments: s.segments.map((seg) => ({
+      periodStart: seg.periodStart,
+      periodEnd: seg.periodEnd,
+      allocatedPct: fromBasisPoints(seg.allocatedBp),
+      availablePct: fromBasisPoints(Math.max(0, FULL_BP - seg.allocatedBp)),
+      overallocated: seg.allocatedBp > FULL_BP,
+      capacityIds: seg.capacityIds,
+    })),
+    averageAllocatedPct: fromBasisPoints(s.averageBp),
+    peakAllocatedPct: fromBasisPoints(s.peakBp),
+    overallocatedDays: s.overallocatedDays,
+    availableDays: s.availableDays,
+    countedDays: s.countedDays,
+    meetsMinAvailable: minAvailableBp === undefined ? undefined : s.minAvailableBp >= minAvailableBp,
+  });
+}
+
+export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
+  const scopeOf = (caller: Caller) => ({ tenantId: caller.tenantId, appId: caller.appId });
+  return {
+    async getPersonAvailability(caller, req) {
+      const v = new Violations();
+      const personId = personField(req.personId, "person_id", v);
+      const window = checkWindow(req.periodStart, req.periodEnd, v);
+      v.throwIfAny();
+      const allocations = await store.allocations(scopeOf(caller), [personId], window, req.confirmedOnly);
+      return toAvailability(personId, window, allocations, req.excludeWeekends, undefined);
+    },
+
+    async batchGetPersonAvailability(caller, req) {
+      const v = new Violations();
+      if (req.personIds.length === 0) v.add("person_ids", "must name at least one person");
+      if (req.personIds.length > MAX_BATCH_PERSONS) v.add("person_ids", `must name at most ${MAX_BATCH_PERSONS} people`);
+      const personIds = req.personIds.slice(0, MAX_BATCH_PERSONS).map((p, i) => personField(p, `person_ids[${i}]`, v));
+      const seen = new Set<string>();
+      personIds.forEach((p, i) => {
+        if (seen.has(p)) v.add(`person_ids[${i}]`, "is a duplicate; name each person once");
+        seen.add(p);
+      });
+      const window = checkWindow(req.periodStart, req.periodEnd, v);
+      let minAvailableBp: number | undefined;
+      if (req.minAvailablePct !== undefined) {
+        minAvailableBp = toBasisPoints(req.minAvailablePct);
+        if (minAvailableBp === undefined) v.add("min_available_pct", PERCENT_RULE);
+      }
+      v.throwIfAny();
+      const byPerson = new Map<string, PersonAllocation[]>(personIds.map((p) => [p, []]));
+      for (const a of await store.allocations(scopeOf(caller), personIds, window, req.confirmedOnly)) {
+        byPerson.get(a.personId)?.push(a);
+      }
+      return create(BatchGetPersonAvailabilityResponseSchema, {
+        availabilities: personIds.map((p) => toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp)),
+      });
+    },
+  };
+}
