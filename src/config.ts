@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** Everything the service reads from its environment, validated once at start-up. */
@@ -19,6 +20,12 @@ export interface Config {
   logLevel: string;
   /** CAPACITY_READ_MAX_BYTES (default 1 MiB): larger request messages are RESOURCE_EXHAUSTED. */
   readMaxBytes: number;
+  /** CAPACITY_CORS_ORIGINS: comma-separated exact origins whose pages may call the API. */
+  corsOrigins: string[];
+  /** CAPACITY_UI (`on`/`off`; default on outside production): the web page at /ui. */
+  ui: boolean;
+  /** CAPACITY_TLS_CERT_FILE and CAPACITY_TLS_KEY_FILE: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). */
+  tls: { certFile: string; keyFile: string } | undefined;
 }
 
 export interface JwtConfig {
@@ -68,6 +75,46 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+function origins(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  return raw.split(",").map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(`${name}: "${origin}" is not an origin such as https://app.example.com`);
+    }
+    if (origin.includes("*")) throw new ConfigError(`${name}: wildcards are not allowed ("${origin}")`);
+    if (!["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(`${name}: "${origin}" must be exactly scheme://host[:port], no path or trailing slash`);
+    }
+    return origin;
+  });
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (["on", "true", "1"].includes(raw)) return true;
+  if (["off", "false", "0"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be on or off, got "${raw}"`);
+}
+
+function tls(env: Env): Config["tls"] {
+  const certFile = text(env, "CAPACITY_TLS_CERT_FILE");
+  const keyFile = text(env, "CAPACITY_TLS_KEY_FILE");
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new ConfigError("set both CAPACITY_TLS_CERT_FILE and CAPACITY_TLS_KEY_FILE, or neither");
+  }
+  for (const [name, file] of [["CAPACITY_TLS_CERT_FILE", certFile], ["CAPACITY_TLS_KEY_FILE", keyFile]] as const) {
+    if (!existsSync(file)) throw new ConfigError(`${name}: no file at ${file}`);
+  }
+  return { certFile, keyFile };
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === "production";
@@ -103,5 +150,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     logLevel,
     readMaxBytes: integer(env, "CAPACITY_READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    corsOrigins: origins(env, "CAPACITY_CORS_ORIGINS"),
+    ui: onOff(env, "CAPACITY_UI", !production),
+    tls: tls(env),
   };
 }

@@ -4,13 +4,13 @@ import type { TokenVerifier } from "../auth/verifier.js";
 import { toConnectError } from "../service/errors.js";
 import { callerKey, callInfoKey } from "./context.js";
 
-/** Services anyone may call without a token (public metadata such as reflection and health). */
-export const PUBLIC_SERVICES = new Set<string>();
-
-/** Verifies the bearer token and puts the caller into the context. */
-export function authInterceptor(verifier: TokenVerifier): Interceptor {
+/**
+ * Verifies the bearer token and puts the caller into the context. Services in
+ * `publicServices` (reflection, health: public metadata) need no token.
+ */
+export function authInterceptor(verifier: TokenVerifier, publicServices: ReadonlySet<string>): Interceptor {
   return (next) => async (req) => {
-    if (!PUBLIC_SERVICES.has(req.service.typeName)) {
+    if (!publicServices.has(req.service.typeName)) {
       req.contextValues.set(callerKey, await verifier.verify(req.header.get("authorization")));
     }
     return next(req);

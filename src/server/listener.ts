@@ -19,6 +19,8 @@ export interface ListenerOptions {
   host: string;
   port: number;
   handler: RequestHandler;
+  /** PEM certificate and key: serve TLS, HTTP/2 or HTTP/1.1 by ALPN. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
 export interface Listener {
@@ -32,6 +34,7 @@ export interface Listener {
 }
 
 export async function listen(options: ListenerOptions): Promise<Listener> {
+  if (options.tls) return listenTls(options, options.tls);
   const h1 = http.createServer(options.handler as http.RequestListener);
   h1.keepAliveTimeout = 65_000;
   // h1 never listens itself (sockets are handed to it), but Node starts its
@@ -39,11 +42,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   // and the header/request timeouts do nothing for handed-over sockets.
   h1.emit("listening");
   const h2 = http2.createServer({}, options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
-  const sessions = new Set<http2.Http2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
+
+  const sessions = trackSessions(h2);
 
   const tcp = net.createServer((socket) => {
     socket.on("error", () => socket.destroy());
@@ -61,17 +61,10 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     socket.on("readable", onReadable);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(options.port, options.host, () => {
-      tcp.off("error", reject);
-      resolve();
-    });
-  });
-  const address = tcp.address() as net.AddressInfo;
+  const port = await bind(tcp, options);
 
   return {
-    port: address.port,
+    port,
     async close(graceMs = 5000) {
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const session of sessions) session.close();
@@ -81,6 +74,53 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       const force = setTimeout(() => {
         h1.closeAllConnections();
         for (const session of sessions) session.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(force);
+    },
+  };
+}
+
+function trackSessions(server: http2.Http2Server | http2.Http2SecureServer): Set<http2.Http2Session> {
+  const sessions = new Set<http2.Http2Session>();
+  server.on("session", (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  return sessions;
+}
+
+async function bind(server: net.Server, options: ListenerOptions): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** TLS on the same port: ALPN picks h2 or http/1.1. */
+async function listenTls(options: ListenerOptions, tls: { cert: Buffer; key: Buffer }): Promise<Listener> {
+  const server = http2.createSecureServer(
+    { cert: tls.cert, key: tls.key, allowHTTP1: true },
+    options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
+  const sessions = trackSessions(server);
+  const sockets = new Set<net.Socket>();
+  server.on("secureConnection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  const port = await bind(server, options);
+  return {
+    port,
+    async close(graceMs = 5000) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      const force = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
       }, graceMs);
       await closed;
       clearTimeout(force);

@@ -1,15 +1,21 @@
 /**
  * Assembles a running server from its parts: the Connect adapter (Connect,
- * gRPC and gRPC-Web), the interceptors and the one-port listener.
+ * gRPC and gRPC-Web) with the capacity, health and reflection services, the
+ * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
  */
 import { randomUUID } from "node:crypto";
-import { createContextValues } from "@connectrpc/connect";
+import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "../auth/verifier.js";
+import { Health } from "../gen/health/v1/health_pb.js";
+import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { callInfoKey } from "./context.js";
+import { healthRoutes, type HealthMonitor } from "./health.js";
+import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
 import { listen, type Listener } from "./listener.js";
+import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { routes, type Services } from "./routes.js";
 
 export interface ServerOptions {
@@ -17,9 +23,17 @@ export interface ServerOptions {
   port: number;
   services: Services;
   verifier: TokenVerifier;
+  health: HealthMonitor;
   log: Logger;
   readMaxBytes: number;
+  corsOrigins: readonly string[];
+  uiDir: string | undefined;
+  tls: { cert: Buffer; key: Buffer } | undefined;
 }
+
+/** Every service on the port; the first is the API, the rest are public metadata. */
+export const SERVED = [CapacityServiceDef, Health, ...REFLECTION_SERVICES];
+const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
 
 /** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */
 function correlationId(header: string | string[] | undefined): string {
@@ -28,9 +42,14 @@ function correlationId(header: string | string[] | undefined): string {
 }
 
 export async function startServer(options: ServerOptions): Promise<Listener> {
-  const handler = connectNodeAdapter({
-    routes: routes(options.services),
-    interceptors: [observeInterceptor(options.log), authInterceptor(options.verifier)],
+  const reflection = new ReflectionIndex(SERVED);
+  const rpc = connectNodeAdapter({
+    routes: (router: ConnectRouter) => {
+      routes(options.services)(router);
+      healthRoutes(options.health)(router);
+      reflectionRoutes(reflection)(router);
+    },
+    interceptors: [observeInterceptor(options.log), authInterceptor(options.verifier, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
     contextValues: (req) =>
       createContextValues().set(callInfoKey, {
@@ -38,5 +57,6 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
         peer: `${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? ""}`,
       }),
   });
-  return listen({ host: options.host, port: options.port, handler });
+  const handler = createHttpHandler({ rpc, health: options.health, corsOrigins: options.corsOrigins, uiDir: options.uiDir });
+  return listen({ host: options.host, port: options.port, handler, tls: options.tls });
 }

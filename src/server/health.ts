@@ -1,0 +1,151 @@
+/**
+ * Serving status for grpc.health.v1.Health and the HTTP probes: SERVING while
+ * the database answers and the server is not draining.
+ */
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
+
+export { Status as ServingStatus };
+
+export interface HealthOptions {
+  /** Resolves when the database answers. */
+  ping: () => Promise<void>;
+  /** Services with a status of their own; "" (the whole server) is always known. */
+  services: string[];
+  /** How often the database is pinged in the background (default 2 s). */
+  intervalMs?: number;
+  /** A ping slower than this counts as a failure (default 1 s). */
+  timeoutMs?: number;
+}
+
+export class HealthMonitor {
+  private databaseUp = true;
+  private draining = false;
+  private readonly known: Set<string>;
+  private readonly listeners = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private lastPing = 0;
+
+  constructor(private readonly options: HealthOptions) {
+    this.known = new Set(["", ...options.services]);
+  }
+
+  /** Starts the background pings; the first one runs now. */
+  start(): Promise<void> {
+    this.timer = setInterval(() => void this.refresh(), this.options.intervalMs ?? 2000);
+    this.timer.unref();
+    return this.refresh();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Pings the database unless a ping finished within the last half second. */
+  fresh(): Promise<void> {
+    return Date.now() - this.lastPing < 500 ? Promise.resolve() : this.refresh();
+  }
+
+  /** Pings the database once (concurrent callers share the ping) and updates the status. */
+  refresh(): Promise<void> {
+    this.inFlight ??= (async () => {
+      let up: boolean;
+      try {
+        let timeout: NodeJS.Timeout | undefined;
+        await Promise.race([
+          this.options.ping(),
+          new Promise((_, reject) => {
+            timeout = setTimeout(() => reject(new Error("ping timeout")), this.options.timeoutMs ?? 1000);
+          }),
+        ]).finally(() => clearTimeout(timeout));
+        up = true;
+      } catch {
+        up = false;
+      }
+      if (up !== this.databaseUp) {
+        this.databaseUp = up;
+        this.notify();
+      }
+    })().finally(() => {
+      this.inFlight = undefined;
+      this.lastPing = Date.now();
+    });
+    return this.inFlight;
+  }
+
+  /** From now on NOT_SERVING, whatever the database says (shutdown). */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.notify();
+  }
+
+  /** The status of a service, or undefined for a service this server does not have. */
+  status(service: string): Status | undefined {
+    if (!this.known.has(service)) return undefined;
+    return this.databaseUp && !this.draining ? Status.SERVING : Status.NOT_SERVING;
+  }
+
+  /** Every service with a status, "" first. */
+  get services(): string[] {
+    return [...this.known];
+  }
+
+  get ready(): boolean {
+    return this.status("") === Status.SERVING;
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Yields the current status, then every change, until the signal aborts. */
+  async *watch(service: string, signal: AbortSignal): AsyncGenerator<Status> {
+    let last: Status | undefined;
+    let wake: (() => void) | undefined;
+    const listener = (): void => wake?.();
+    this.listeners.add(listener);
+    const onAbort = (): void => wake?.();
+    signal.addEventListener("abort", onAbort);
+    try {
+      while (!signal.aborted) {
+        const now = this.status(service) ?? Status.SERVICE_UNKNOWN;
+        if (now !== last) {
+          last = now;
+          yield now;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (signal.aborted) resolve();
+        });
+      }
+    } finally {
+      this.listeners.delete(listener);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** grpc.health.v1.Health: Check answers now, Watch streams changes. */
+export function healthRoutes(monitor: HealthMonitor): (router: ConnectRouter) => void {
+  return (router) => {
+    router.service(Health, {
+      async check(req) {
+        await monitor.fresh();
+        const status = monitor.status(req.service);
+        if (status === undefined) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+        return { status };
+      },
+      async *watch(req, ctx) {
+        for await (const status of monitor.watch(req.service, ctx.signal)) yield { status };
+      },
+      async list() {
+        await monitor.fresh();
+        const statuses: Record<string, { status: Status }> = {};
+        for (const service of monitor.services) statuses[service] = { status: monitor.status(service) ?? Status.SERVICE_UNKNOWN };
+        return { statuses };
+      },
+    });
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * Everything on the port that is not an RPC: CORS for browsers, the load
+ * balancer probes and the built web UI. RPCs go to the Connect adapter.
+ */
+import { readFile, stat } from "node:fs/promises";
+import type http from "node:http";
+import type http2 from "node:http2";
+import { extname, join, normalize, sep } from "node:path";
+import { cors } from "@connectrpc/connect";
+import type { HealthMonitor } from "./health.js";
+import type { RequestHandler } from "./listener.js";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface HttpOptions {
+  rpc: RequestHandler;
+  health: HealthMonitor;
+  /** Exact origins (scheme://host[:port]) whose pages may call the API. */
+  corsOrigins: readonly string[];
+  /** Folder of the built UI, or undefined when the UI is off. */
+  uiDir: string | undefined;
+}
+
+const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", ");
+const EXPOSED_HEADERS = [...cors.exposedHeaders, "X-Request-Id"].join(", ");
+const ALLOWED_METHODS = cors.allowedMethods.join(", ");
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+};
+
+function send(res: Res, status: number, body: string, type = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+
+export function createHttpHandler(options: HttpOptions): RequestHandler {
+  const allowed = new Set(options.corsOrigins);
+
+  async function serveUi(path: string, res: Res): Promise<void> {
+    const dir = options.uiDir!;
+    const relative = path === "/ui" || path === "/ui/" ? "index.html" : decodeURIComponent(path.slice("/ui/".length));
+    const file = normalize(join(dir, relative));
+    if (!file.startsWith(dir + sep)) return send(res, 404, "not found\n");
+    try {
+      if (!(await stat(file)).isFile()) return send(res, 404, "not found\n");
+      const body = await readFile(file);
+      res.writeHead(200, {
+        "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
+        // Vite names assets by content hash; index.html must be re-read.
+        "cache-control": relative.startsWith("assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+        "x-content-type-options": "nosniff",
+      });
+      res.end(body);
+    } catch {
+      send(res, 404, relative === "index.html" ? "the UI is not built: run npm run build\n" : "not found\n");
+    }
+  }
+
+  return (req: Req, res: Res) => {
+    const origin = req.headers.origin;
+    const corsAllowed = typeof origin === "string" && allowed.has(origin);
+    if (corsAllowed) {
+      res.setHeader("access-control-allow-origin", origin);
+      res.setHeader("access-control-expose-headers", EXPOSED_HEADERS);
+    }
+    if (origin !== undefined) res.setHeader("vary", "Origin");
+
+    if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+      // A refused origin gets no CORS headers, so the browser blocks the call.
+      if (!corsAllowed) return send(res, 403, "origin not allowed\n");
+      res.writeHead(204, {
+        "access-control-allow-methods": ALLOWED_METHODS,
+        "access-control-allow-headers": ALLOWED_HEADERS,
+        "access-control-max-age": "7200",
+      });
+      res.end();
+      return;
+    }
+
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (req.method === "GET" || req.method === "HEAD") {
+      if (path === "/healthz") return send(res, 200, "ok\n");
+      if (path === "/readyz") {
+        void options.health.fresh().then(() =>
+          options.health.ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n"),
+        );
+        return;
+      }
+      if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {
+        if (path === "/ui") {
+          res.writeHead(308, { location: "/ui/" });
+          res.end();
+          return;
+        }
+        void serveUi(path, res);
+        return;
+      }
+    }
+    options.rpc(req, res);
+  };
+}

@@ -1,0 +1,210 @@
+/**
+ * Reflection through real third-party clients (buf curl, the grpcurl stand-in,
+ * and grpc-js-reflection-client), health over gRPC and HTTP, and its transitions.
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { GrpcReflection } from "grpc-js-reflection-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServerReflection, ServerReflectionRequestSchema } from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../../src/gen/health/v1/health_pb.js";
+import { HealthMonitor } from "../../src/server/health.js";
+import { MYSQL_URL } from "../helpers/databases.js";
+import { person, project, tenant } from "../helpers/ids.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
+
+const run = promisify(execFile);
+const BUF = "node_modules/.bin/buf";
+
+async function bufCurl(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await run(BUF, ["curl", "--http2-prior-knowledge", ...args], { timeout: 30_000 });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+  }
+}
+
+describe("server reflection", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer("sqlite");
+  });
+  afterAll(async () => server?.close());
+
+  it("lists services and methods for buf curl (v1 and v1alpha), without a token", async () => {
+    for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
+      const services = await bufCurl(["--reflect-protocol", protocol, "--list-services", server.baseUrl]);
+      expect(services.code).toBe(0);
+      expect(services.out.trim().split("\n").sort()).toEqual([
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "work.v1.CapacityService",
+      ]);
+    }
+    const methods = await bufCurl(["--list-methods", server.baseUrl]);
+    expect(methods.out).toContain("work.v1.CapacityService/SetCapacity");
+    expect(methods.out).toContain("work.v1.CapacityService/BatchGetPersonAvailability");
+  });
+
+  it("makes a real call with the schema from reflection only", async () => {
+    const token = await server.token(tenant());
+    const body = JSON.stringify({
+      capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 12.5 },
+    });
+    const url = `${server.baseUrl}/work.v1.CapacityService/SetCapacity`;
+    const created = await bufCurl(["--protocol", "grpc", "-H", `authorization: Bearer ${token}`, "-d", body, url]);
+    expect(created.code).toBe(0);
+    const capacity = JSON.parse(created.out) as { id: string; allocatedPct: number; createdAt: string };
+    expect(capacity.id).toMatch(/^cap_/);
+    expect(capacity.allocatedPct).toBe(12.5);
+    expect(capacity.createdAt).toMatch(/^20\d\d-/); // a Timestamp, resolved through the imported file
+    const refused = await bufCurl(["--protocol", "grpc", "-d", body, url]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.out).toContain("unauthenticated");
+  });
+
+  it("serves grpc-js-reflection-client, whose descriptors are enough to build a working grpc-js client", async () => {
+    const host = new URL(server.baseUrl).host;
+    for (const version of ["v1", "v1alpha"]) {
+      const reflection = new GrpcReflection(host, grpc.credentials.createInsecure(), {}, version);
+      expect((await reflection.listServices()).sort()).toContain("work.v1.CapacityService");
+    }
+    const reflection = new GrpcReflection(host, grpc.credentials.createInsecure());
+    const methods = await reflection.listMethods("work.v1.CapacityService");
+    expect(methods.map((m) => m.name).sort()).toEqual([
+      "BatchGetPersonAvailability",
+      "ConfirmCapacity",
+      "DeleteCapacity",
+      "GetCapacity",
+      "GetPersonAvailability",
+      "ListCapacities",
+      "SetCapacity",
+      "UndeleteCapacity",
+    ]);
+    const descriptor = await reflection.getDescriptorBySymbol("work.v1.CapacityService");
+    const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, defaults: true, oneofs: true }) as unknown as {
+      work: { v1: { CapacityService: grpc.ServiceClientConstructor } };
+    };
+    const client = new pkg.work.v1.CapacityService(host, grpc.credentials.createInsecure());
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${await server.token(tenant())}`);
+    const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
+      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void>)
+        .SetCapacity!.call(
+          client,
+          { capacity: { person_id: person(), project_id: project(), period_start: "2027-02-01", period_end: "2027-02-02", allocated_pct: 5 } },
+          md,
+          (e, r) => (e ? reject(e) : resolve(r)),
+        ),
+    );
+    expect(reply.id).toMatch(/^cap_/);
+    expect(reply.created_at).toHaveProperty("seconds");
+    client.close();
+  });
+
+  it("answers symbol, file and extension lookups, and NOT_FOUND for unknown ones", async () => {
+    const client = createClient(ServerReflection, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const ask = async (init: MessageInitShape<typeof ServerReflectionRequestSchema>) => {
+      const requests = (async function* () {
+        yield create(ServerReflectionRequestSchema, init);
+      })();
+      for await (const res of client.serverReflectionInfo(requests)) return res;
+      throw new Error("no response");
+    };
+    const bySymbol = await ask({ messageRequest: { case: "fileContainingSymbol", value: "work.v1.CapacityService.GetCapacity" } });
+    expect(bySymbol.messageResponse.case).toBe("fileDescriptorResponse");
+    if (bySymbol.messageResponse.case === "fileDescriptorResponse") {
+      // The file and its imports (timestamp, field_mask).
+      expect(bySymbol.messageResponse.value.fileDescriptorProto.length).toBe(3);
+    }
+    const byFile = await ask({ messageRequest: { case: "fileByFilename", value: "google/protobuf/timestamp.proto" } });
+    expect(byFile.messageResponse.case).toBe("fileDescriptorResponse");
+    for (const missing of [
+      { case: "fileContainingSymbol", value: "work.v1.Nope" },
+      { case: "fileByFilename", value: "nope.proto" },
+      { case: "fileContainingExtension", value: { containingType: "work.v1.Capacity", extensionNumber: 100 } },
+    ] as const) {
+      const res = await ask({ messageRequest: missing });
+      expect(res.messageResponse.case).toBe("errorResponse");
+      if (res.messageResponse.case === "errorResponse") expect(res.messageResponse.value.errorCode).toBe(Code.NotFound);
+    }
+    const numbers = await ask({ messageRequest: { case: "allExtensionNumbersOfType", value: "work.v1.Capacity" } });
+    expect(numbers.messageResponse.case).toBe("allExtensionNumbersResponse");
+  });
+});
+
+describe("health", () => {
+  it("is SERVING for the server and the API, NOT_FOUND for other services, and the HTTP probes agree", async () => {
+    const server = await startTestServer("sqlite");
+    try {
+      const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
+      expect((await health.check({ service: "" })).status).toBe(Status.SERVING);
+      expect((await health.check({ service: "work.v1.CapacityService" })).status).toBe(Status.SERVING);
+      await expect(health.check({ service: "nope.v1.Nope" })).rejects.toMatchObject({ code: Code.NotFound });
+      expect((await fetch(`${server.baseUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("follows the database away and back (Watch, Check, /readyz) and reports NOT_SERVING while draining", async () => {
+    const target = new URL(MYSQL_URL);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 3306));
+    const viaProxy = new URL(MYSQL_URL);
+    viaProxy.port = String(proxy.port);
+    const server = await startTestServer("mysql", { databaseUrl: viaProxy.toString() });
+    server.app.health.stop();
+    const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const abort = new AbortController();
+    const seen: Status[] = [];
+    const watching = (async () => {
+      try {
+        for await (const r of health.watch({ service: "work.v1.CapacityService" }, { signal: abort.signal })) seen.push(r.status);
+      } catch (err) {
+        if (ConnectError.from(err).code !== Code.Canceled) throw err;
+      }
+    })();
+    const until = async (want: Status[]) => {
+      for (let i = 0; i < 100 && seen.join() !== want.join(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(want);
+    };
+    try {
+      await until([Status.SERVING]);
+      await proxy.cut();
+      await server.app.health.refresh();
+      await until([Status.SERVING, Status.NOT_SERVING]);
+      expect((await health.check({ service: "" })).status).toBe(Status.NOT_SERVING);
+      expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(503);
+      expect((await fetch(`${server.baseUrl}/healthz`)).status).toBe(200);
+      await proxy.restore();
+      await server.app.health.refresh();
+      await until([Status.SERVING, Status.NOT_SERVING, Status.SERVING]);
+      expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(200);
+      server.app.health.drain();
+      await until([Status.SERVING, Status.NOT_SERVING, Status.SERVING, Status.NOT_SERVING]);
+      expect((await fetch(`${server.baseUrl}/readyz`)).status).toBe(503);
+    } finally {
+      abort.abort();
+      await watching;
+      await server.close();
+      await proxy.close();
+    }
+  });
+
+  it("watching an unknown service says SERVICE_UNKNOWN", async () => {
+    const monitor = new HealthMonitor({ ping: async () => {}, services: ["a.v1.A"] });
+    const abort = new AbortController();
+    const first = await monitor.watch("b.v1.B", abort.signal).next();
+    abort.abort();
+    expect(first.value).toBe(Status.SERVICE_UNKNOWN);
+  });
+});
