@@ -5,7 +5,7 @@
 import { fromBinary, create, type DescMessage, type MessageInitShape, type MessageShape, ScalarType } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
@@ -38,8 +38,8 @@ export interface TestClient {
   close(): void;
 }
 
-export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js";
-export const CLIENT_KINDS: ClientKind[] = ["connect-json-http1", "connect-binary-http2", "grpc-connect-node", "grpc-js"];
+export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js" | "grpc-web-http1";
+export const CLIENT_KINDS: ClientKind[] = ["connect-json-http1", "connect-binary-http2", "grpc-connect-node", "grpc-js", "grpc-web-http1"];
 
 export function createTestClient(kind: ClientKind, baseUrl: string): TestClient {
   switch (kind) {
@@ -51,6 +51,8 @@ export function createTestClient(kind: ClientKind, baseUrl: string): TestClient 
       return connectClient(kind, createGrpcTransport({ baseUrl }));
     case "grpc-js":
       return grpcJsClient(baseUrl);
+    case "grpc-web-http1":
+      return connectClient(kind, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }));
   }
 }
 
