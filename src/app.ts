@@ -1,25 +1,29 @@
 /**
- * Wiring: configuration → database → store → service → server. No DI
- * container; each part takes what it needs as an options object.
+ * Wiring: configuration → admin listener → database → store → service →
+ * server. No DI container; each part takes what it needs as an options object.
  */
 import { readFileSync } from "node:fs";
+import type { Knex } from "knex";
 import type { Logger } from "pino";
 import { devSecret } from "./auth/tokens.js";
 import { createTokenVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
-import { createCapacityService } from "./service/capacity-service.js";
+import { startAdmin } from "./server/admin.js";
 import { HealthMonitor } from "./server/health.js";
+import { Metrics } from "./server/metrics.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
+import { createCapacityService } from "./service/capacity-service.js";
 import { migrate, openDatabase } from "./store/database.js";
 import { KnexCapacityStore } from "./store/knex-store.js";
 
 export interface App {
   port: number;
+  adminPort: number;
   health: HealthMonitor;
   /** The development secret when no verifier is configured (never in production). */
   devSecret: string | undefined;
-  /** Reports NOT_SERVING, closes the listener (GOAWAY, then cut after `graceMs`) and the pool. */
+  /** Reports NOT_SERVING, closes the listener (GOAWAY, then cut after `graceMs`), then the pool. */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -28,9 +32,43 @@ export interface AppOptions {
   migrate?: boolean;
   /** SQLite only: override the database file (e.g. `:memory:`). */
   sqliteFile?: string;
+  /** Sees every SQL statement the service sends (tests audit them). */
+  onQuery?: (sql: string) => void;
+}
+
+/** Where the database is, without credentials, for log lines. */
+function describeDatabase(config: Config): string {
+  if (config.databaseUrl === undefined) return `SQLite in ${config.dataDir}`;
+  const url = new URL(config.databaseUrl);
+  return `MySQL at ${url.hostname}:${url.port || 3306}${url.pathname}`;
+}
+
+/**
+ * Runs the migrations, retrying with backoff (0.5 s doubling to 10 s) while
+ * the database cannot be reached, for at most CAPACITY_DB_WAIT_MS (0: forever).
+ */
+async function waitForDatabase(knex: Knex, config: Config, log: Logger, runMigrations: boolean): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 10_000)) {
+    try {
+      if (runMigrations) await migrate(knex, (m) => log.info(m));
+      else await knex.raw("select 1");
+      if (attempt > 1) log.info({ attempt }, `database reachable: ${describeDatabase(config)}`);
+      return;
+    } catch (err) {
+      const waited = Date.now() - started;
+      if (config.dbWaitMs > 0 && waited + delay > config.dbWaitMs) throw err;
+      const reason = (err as { code?: string }).code ?? (err instanceof Error ? err.name : "error");
+      log.warn({ attempt, retryInMs: delay, reason }, `waiting for the database: ${describeDatabase(config)}`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 }
 
 export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
+  const metrics = new Metrics();
+  let health: HealthMonitor | undefined;
+  const admin = await startAdmin({ host: config.adminHost, port: config.adminPort, metrics, health: () => health });
   const knex = openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -38,40 +76,53 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     warn: (message) => log.warn({ component: "knex" }, message),
     ...(options.sqliteFile !== undefined && { sqliteFile: options.sqliteFile }),
   });
+  if (options.onQuery) knex.on("query", (q: { sql: string }) => options.onQuery!(q.sql));
+  metrics.watchDatabase(knex);
   try {
-    if (options.migrate ?? true) await migrate(knex, (m) => log.info(m));
+    await waitForDatabase(knex, config, log, options.migrate ?? true);
     const secret =
       config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production
         ? devSecret(config.dataDir)
         : undefined;
     const store = new KnexCapacityStore(knex);
-    const health = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
-    await health.start();
+    const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
+    await monitor.start();
+    health = monitor;
     const listener = await startServer({
       host: config.host,
       port: config.port,
       services: { capacity: createCapacityService({ store }) },
       verifier: createTokenVerifier(config.jwt, secret),
-      health,
+      health: monitor,
       log,
+      metrics,
       readMaxBytes: config.readMaxBytes,
+      maxDeadlineMs: config.maxDeadlineMs,
+      limits: {
+        maxConcurrentStreams: config.maxConcurrentStreams,
+        maxHeaderBytes: config.maxHeaderBytes,
+        pingIntervalMs: config.pingIntervalMs,
+      },
       corsOrigins: config.corsOrigins,
       uiDir: config.ui ? uiDirectory() : undefined,
       tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
     });
     return {
       port: listener.port,
-      health,
+      adminPort: admin.port,
+      health: monitor,
       devSecret: secret,
-      async close(graceMs) {
-        health.drain();
-        health.stop();
+      async close(graceMs = config.shutdownGraceMs) {
+        monitor.drain();
+        monitor.stop();
         await listener.close(graceMs);
         await store.close();
+        await admin.close();
       },
     };
   } catch (err) {
     await knex.destroy();
+    await admin.close();
     throw err;
   }
 }

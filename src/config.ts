@@ -26,6 +26,22 @@ export interface Config {
   ui: boolean;
   /** CAPACITY_TLS_CERT_FILE and CAPACITY_TLS_KEY_FILE: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** CAPACITY_ADMIN_PORT (default 9090; 0 picks a free port): /metrics, /healthz, /readyz. */
+  adminPort: number;
+  /** CAPACITY_ADMIN_HOST (default: CAPACITY_HOST). */
+  adminHost: string;
+  /** CAPACITY_MAX_DEADLINE_MS (default 10 s): cap on every call's deadline, also for calls without one. */
+  maxDeadlineMs: number;
+  /** CAPACITY_SHUTDOWN_GRACE_MS (default 10 s): how long in-flight calls may finish after SIGTERM. */
+  shutdownGraceMs: number;
+  /** CAPACITY_DB_WAIT_MS (default 0 = forever): how long start-up waits for the database. */
+  dbWaitMs: number;
+  /** CAPACITY_MAX_CONCURRENT_STREAMS (default 100): HTTP/2 streams per connection. */
+  maxConcurrentStreams: number;
+  /** CAPACITY_MAX_HEADER_BYTES (default 16 KiB): request header size limit. */
+  maxHeaderBytes: number;
+  /** CAPACITY_PING_INTERVAL_MS (default 30 s): HTTP/2 keepalive pings on idle sessions. */
+  pingIntervalMs: number;
 }
 
 export interface JwtConfig {
@@ -153,5 +169,13 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: origins(env, "CAPACITY_CORS_ORIGINS"),
     ui: onOff(env, "CAPACITY_UI", !production),
     tls: tls(env),
+    adminPort: integer(env, "CAPACITY_ADMIN_PORT", 9090, 0, 65535),
+    adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? text(env, "CAPACITY_HOST") ?? "0.0.0.0",
+    maxDeadlineMs: integer(env, "CAPACITY_MAX_DEADLINE_MS", 10_000, 10, 3_600_000),
+    shutdownGraceMs: integer(env, "CAPACITY_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
+    dbWaitMs: integer(env, "CAPACITY_DB_WAIT_MS", 0, 0, 86_400_000),
+    maxConcurrentStreams: integer(env, "CAPACITY_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
+    maxHeaderBytes: integer(env, "CAPACITY_MAX_HEADER_BYTES", 16_384, 1024, 1_048_576),
+    pingIntervalMs: integer(env, "CAPACITY_PING_INTERVAL_MS", 30_000, 1000, 3_600_000),
   };
 }

@@ -17,9 +17,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort }, "capacity starting");
   const app = await startApp(config, log);
   log.info(
-    { port: app.port, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
+    { port: app.port, adminPort: app.adminPort, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
     "capacity listening",
   );
   if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down");
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
     app.close().then(
       () => {
         log.info("stopped");

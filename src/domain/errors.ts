@@ -39,6 +39,11 @@ export class AlreadyExistsError extends Error {
   override name = "AlreadyExistsError";
 }
 
+/** The call's deadline passed before its work was done; nothing was written. */
+export class DeadlineExceededError extends Error {
+  override name = "DeadlineExceededError";
+}
+
 /** The caller's token is missing or cannot be trusted. */
 export class UnauthenticatedError extends Error {
   override name = "UnauthenticatedError";

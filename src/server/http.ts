@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import type http from "node:http";
-import type http2 from "node:http2";
+import http2 from "node:http2";
 import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
@@ -65,6 +65,19 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
   }
 
   return (req: Req, res: Res) => {
+    if (req.httpVersionMajor === 2) {
+      // A response complete before the request was read to its end (a refused
+      // or oversized message): end the stream shortly after, once the
+      // trailers are out (RFC 9113 §8.1 allows the reset). Otherwise the
+      // half-read stream stays open, holding one of the session's streams.
+      const stream = (req as http2.Http2ServerRequest).stream;
+      stream.once("finish", () => {
+        if (stream.readableEnded) return;
+        setTimeout(() => {
+          if (!stream.readableEnded && !stream.destroyed) stream.destroy();
+        }, 100).unref();
+      });
+    }
     const origin = req.headers.origin;
     const corsAllowed = typeof origin === "string" && allowed.has(origin);
     if (corsAllowed) {

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { toConnectError } from "../service/errors.js";
 import { callerKey, callInfoKey } from "./context.js";
+import type { GrpcType, Metrics } from "./metrics.js";
 
 /**
  * Verifies the bearer token and puts the caller into the context. Services in
@@ -23,15 +24,35 @@ function protocolOf(contentType: string | null): string {
   return "connect";
 }
 
+const GRPC_TYPES: Record<string, GrpcType> = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+};
+
 /**
  * Outermost interceptor: maps every error to a status (errors.ts), returns
- * the correlation id in `x-request-id`, and logs one line per call. Never
- * logs tokens or request bodies.
+ * the correlation id in `x-request-id`, logs one line per call and counts it
+ * in the metrics. Never logs tokens or request bodies.
  */
-export function observeInterceptor(log: Logger): Interceptor {
+export function observeInterceptor(log: Logger, metrics: Metrics): Interceptor {
   return (next) => async (req) => {
     const started = performance.now();
     const info = req.contextValues.get(callInfoKey);
+    const labels = {
+      grpc_type: GRPC_TYPES[req.method.methodKind] ?? "unary",
+      grpc_service: req.service.typeName,
+      grpc_method: req.method.name,
+    };
+    const flight = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method };
+    metrics.started.inc(labels);
+    metrics.inFlight.inc(flight);
+    const finish = (code: string): void => {
+      metrics.inFlight.dec(flight);
+      metrics.handled.inc({ ...labels, grpc_code: code });
+      metrics.handling.observe(labels, (performance.now() - started) / 1000);
+    };
     const line = (code: string): Record<string, unknown> => {
       const caller = req.contextValues.get(callerKey);
       return {
@@ -48,12 +69,14 @@ export function observeInterceptor(log: Logger): Interceptor {
     try {
       const res = await next(req);
       res.header.set("x-request-id", info.correlationId);
+      finish("OK");
       log.info(line("OK"), "call");
       return res;
     } catch (err) {
       const { error, internal } = toConnectError(err, info.correlationId);
       error.metadata.set("x-request-id", info.correlationId);
       const codeName = Code[error.code];
+      finish(codeName);
       if (internal) log.error({ ...line(codeName), fault: fault(err) }, "call failed");
       else log.info(line(codeName), "call");
       throw error;

@@ -1,33 +1,40 @@
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
-import type { Caller } from "../auth/caller.js";
 import { UnauthenticatedError } from "../domain/errors.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityService } from "../service/capacity-service.js";
+import type { Call } from "../service/call.js";
 import { callerKey } from "./context.js";
 
 export interface Services {
   capacity: CapacityService;
 }
 
-function callerOf(ctx: HandlerContext): Caller {
-  const caller = ctx.values.get(callerKey);
-  if (!caller) throw new UnauthenticatedError("no verified caller");
-  return caller;
+export interface RouteOptions {
+  /** Longest a call may take, whatever deadline the client sent (or none). */
+  maxDeadlineMs: number;
 }
 
-/** Every service the server exposes, registered in one place. */
-export function routes(services: Services): (router: ConnectRouter) => void {
+/** The verified caller and the call's deadline: the client's, capped. */
+function callOf(ctx: HandlerContext, maxDeadlineMs: number): Call {
+  const caller = ctx.values.get(callerKey);
+  if (!caller) throw new UnauthenticatedError("no verified caller");
+  return { ...caller, deadline: Date.now() + Math.min(ctx.timeoutMs() ?? maxDeadlineMs, maxDeadlineMs) };
+}
+
+/** The API's RPCs, each handed to the service core with its call. */
+export function routes(services: Services, options: RouteOptions): (router: ConnectRouter) => void {
   const capacity = services.capacity;
+  const call = (ctx: HandlerContext): Call => callOf(ctx, options.maxDeadlineMs);
   return (router) => {
     router.service(CapacityServiceDef, {
-      getCapacity: (req, ctx) => capacity.getCapacity(callerOf(ctx), req),
-      listCapacities: (req, ctx) => capacity.listCapacities(callerOf(ctx), req),
-      setCapacity: (req, ctx) => capacity.setCapacity(callerOf(ctx), req),
-      deleteCapacity: (req, ctx) => capacity.deleteCapacity(callerOf(ctx), req),
-      undeleteCapacity: (req, ctx) => capacity.undeleteCapacity(callerOf(ctx), req),
-      confirmCapacity: (req, ctx) => capacity.confirmCapacity(callerOf(ctx), req),
-      getPersonAvailability: (req, ctx) => capacity.getPersonAvailability(callerOf(ctx), req),
-      batchGetPersonAvailability: (req, ctx) => capacity.batchGetPersonAvailability(callerOf(ctx), req),
+      getCapacity: (req, ctx) => capacity.getCapacity(call(ctx), req),
+      listCapacities: (req, ctx) => capacity.listCapacities(call(ctx), req),
+      setCapacity: (req, ctx) => capacity.setCapacity(call(ctx), req),
+      deleteCapacity: (req, ctx) => capacity.deleteCapacity(call(ctx), req),
+      undeleteCapacity: (req, ctx) => capacity.undeleteCapacity(call(ctx), req),
+      confirmCapacity: (req, ctx) => capacity.confirmCapacity(call(ctx), req),
+      getPersonAvailability: (req, ctx) => capacity.getPersonAvailability(call(ctx), req),
+      batchGetPersonAvailability: (req, ctx) => capacity.batchGetPersonAvailability(call(ctx), req),
     });
   };
 }

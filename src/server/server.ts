@@ -15,6 +15,7 @@ import { healthRoutes, type HealthMonitor } from "./health.js";
 import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
 import { listen, type Listener } from "./listener.js";
+import type { Metrics } from "./metrics.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { routes, type Services } from "./routes.js";
 
@@ -25,7 +26,11 @@ export interface ServerOptions {
   verifier: TokenVerifier;
   health: HealthMonitor;
   log: Logger;
+  metrics: Metrics;
   readMaxBytes: number;
+  maxDeadlineMs: number;
+  /** HTTP/2 streams per connection, header size limit, keepalive ping interval. */
+  limits: { maxConcurrentStreams: number; maxHeaderBytes: number; pingIntervalMs: number };
   corsOrigins: readonly string[];
   uiDir: string | undefined;
   tls: { cert: Buffer; key: Buffer } | undefined;
@@ -45,11 +50,11 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
   const reflection = new ReflectionIndex(SERVED);
   const rpc = connectNodeAdapter({
     routes: (router: ConnectRouter) => {
-      routes(options.services)(router);
+      routes(options.services, { maxDeadlineMs: options.maxDeadlineMs })(router);
       healthRoutes(options.health)(router);
       reflectionRoutes(reflection)(router);
     },
-    interceptors: [observeInterceptor(options.log), authInterceptor(options.verifier, PUBLIC)],
+    interceptors: [observeInterceptor(options.log, options.metrics), authInterceptor(options.verifier, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
     contextValues: (req) =>
       createContextValues().set(callInfoKey, {
@@ -58,5 +63,5 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
       }),
   });
   const handler = createHttpHandler({ rpc, health: options.health, corsOrigins: options.corsOrigins, uiDir: options.uiDir });
-  return listen({ host: options.host, port: options.port, handler, tls: options.tls });
+  return listen({ host: options.host, port: options.port, handler, tls: options.tls, ...options.limits });
 }

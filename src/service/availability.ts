@@ -3,7 +3,7 @@
  * load the allocations in one query, let the domain do the arithmetic.
  */
 import { create } from "@bufbuild/protobuf";
-import type { Caller } from "../auth/caller.js";
+import { scopeOf, type Call } from "./call.js";
 import { FULL_BP, summarize, withinThreeYears, type Allocation } from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
 import { Violations } from "../domain/errors.js";
@@ -22,8 +22,8 @@ import type { CapacityStore, PersonAllocation, Window } from "../store/store.js"
 export const MAX_BATCH_PERSONS = 500;
 
 export interface AvailabilityRpcs {
-  getPersonAvailability(caller: Caller, req: GetPersonAvailabilityRequest): Promise<PersonAvailability>;
-  batchGetPersonAvailability(caller: Caller, req: BatchGetPersonAvailabilityRequest): Promise<BatchGetPersonAvailabilityResponse>;
+  getPersonAvailability(caller: Call, req: GetPersonAvailabilityRequest): Promise<PersonAvailability>;
+  batchGetPersonAvailability(caller: Call, req: BatchGetPersonAvailabilityRequest): Promise<BatchGetPersonAvailabilityResponse>;
 }
 
 /** The window of an availability read: both dates valid, ordered, at most three years apart. */
@@ -79,7 +79,6 @@ function toAvailability(
 }
 
 export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
-  const scopeOf = (caller: Caller) => ({ tenantId: caller.tenantId, appId: caller.appId });
   return {
     async getPersonAvailability(caller, req) {
       const v = new Violations();

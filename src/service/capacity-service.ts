@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import type { Caller } from "../auth/caller.js";
+import { scopeOf, type Call } from "./call.js";
 import {
   assertWritable,
   confirmRecord,
@@ -35,7 +35,7 @@ import {
   type SetCapacityRequest,
   type UndeleteCapacityRequest,
 } from "../gen/work/v1/capacity_pb.js";
-import type { CapacityStore, CapacityWriter, Scope, Window } from "../store/store.js";
+import type { CapacityStore, CapacityWriter, Window } from "../store/store.js";
 import { createAvailabilityRpcs, type AvailabilityRpcs } from "./availability.js";
 import { toCapacity, toInput } from "./mapping.js";
 import { decodePageToken, encodePageToken, queryDigest } from "./page-token.js";
@@ -47,22 +47,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** One method per RPC of work.v1.CapacityService. */
 export interface CapacityService extends AvailabilityRpcs {
-  getCapacity(caller: Caller, req: GetCapacityRequest): Promise<Capacity>;
-  listCapacities(caller: Caller, req: ListCapacitiesRequest): Promise<ListCapacitiesResponse>;
-  setCapacity(caller: Caller, req: SetCapacityRequest): Promise<Capacity>;
-  deleteCapacity(caller: Caller, req: DeleteCapacityRequest): Promise<Capacity>;
-  undeleteCapacity(caller: Caller, req: UndeleteCapacityRequest): Promise<Capacity>;
-  confirmCapacity(caller: Caller, req: ConfirmCapacityRequest): Promise<Capacity>;
+  getCapacity(caller: Call, req: GetCapacityRequest): Promise<Capacity>;
+  listCapacities(caller: Call, req: ListCapacitiesRequest): Promise<ListCapacitiesResponse>;
+  setCapacity(caller: Call, req: SetCapacityRequest): Promise<Capacity>;
+  deleteCapacity(caller: Call, req: DeleteCapacityRequest): Promise<Capacity>;
+  undeleteCapacity(caller: Call, req: UndeleteCapacityRequest): Promise<Capacity>;
+  confirmCapacity(caller: Call, req: ConfirmCapacityRequest): Promise<Capacity>;
 }
 
 export interface CapacityServiceOptions {
   store: CapacityStore;
   /** Epoch milliseconds; tests may pin it. */
   now?: () => number;
-}
-
-function scopeOf(caller: Caller): Scope {
-  return { tenantId: caller.tenantId, appId: caller.appId };
 }
 
 function checkId(id: string, field: string, v: Violations): void {
@@ -109,7 +105,7 @@ function checkPolicy(policy: OverallocationPolicy, v: Violations): void {
 }
 
 export function createCapacityService({ store, now = Date.now }: CapacityServiceOptions): CapacityService {
-  const stamp = (caller: Caller): WriteStamp => ({
+  const stamp = (caller: Call): WriteStamp => ({
     tenantId: caller.tenantId,
     appId: caller.appId,
     actor: caller.personId,
@@ -122,7 +118,7 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
    * policy, the person's writers are serialized and the result checked.
    */
   async function transition(
-    caller: Caller,
+    caller: Call,
     req: { id: string; etag: string; overallocationPolicy?: OverallocationPolicy },
     apply: (existing: CapacityRecord, etag: string, stamp: WriteStamp) => CapacityRecord,
     /** The change can add allocation (undelete): always serialize with the person's other writers. */

@@ -7,6 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   AlreadyExistsError,
+  DeadlineExceededError,
   EtagMismatchError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -72,6 +73,7 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
   if (err instanceof FailedPreconditionError) return known(Code.FailedPrecondition, err);
   if (err instanceof AlreadyExistsError) return known(Code.AlreadyExists, err);
   if (err instanceof UnauthenticatedError) return known(Code.Unauthenticated, err);
+  if (err instanceof DeadlineExceededError) return known(Code.DeadlineExceeded, err);
   if (err instanceof StoreUnavailableError) {
     return {
       error: new ConnectError(`database unavailable; retry later (correlation id ${correlationId})`, Code.Unavailable, undefined, undefined, err),

@@ -38,12 +38,12 @@ export function openDatabase(options: DatabaseOptions): Knex {
         supportBigNumbers: true,
         bigNumberStrings: false,
         charset: "utf8mb4",
-        connectTimeout: 2000,
+        connectTimeout: 1000,
         enableKeepAlive: true,
       } as Knex.MySql2ConnectionConfig,
       pool: { min: 0, max: options.poolMax ?? 10 },
       // Fail fast when the database is gone instead of queueing for a minute.
-      acquireConnectionTimeout: 2000,
+      acquireConnectionTimeout: 1000,
       log: knexLog(options.warn),
     });
   }

@@ -1,6 +1,7 @@
 import type { Knex } from "knex";
 import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
+import { DeadlineExceededError } from "../domain/errors.js";
 import { dialectOf, type Dialect } from "./database.js";
 import {
   StoreUnavailableError,
@@ -179,14 +180,31 @@ class RequestRaceError extends Error {
   readonly code = "ER_DUP_ENTRY_REQUEST";
 }
 
-/** Driver failures leave as StoreUnavailableError or as themselves (to become INTERNAL). */
+/** A query that ran out of the call's time (not a pool timeout, which means unavailable). */
+function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.name === "KnexTimeoutError" && /query timeout/i.test(err.message);
+}
+
+/**
+ * Driver failures leave as DeadlineExceededError, StoreUnavailableError, or
+ * as themselves (to become INTERNAL).
+ */
 async function guard<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
+    if (isQueryTimeout(err)) throw new DeadlineExceededError("deadline exceeded; nothing was written", { cause: err });
     if (isUnavailable(err)) throw new StoreUnavailableError("database unavailable", { cause: err });
     throw err;
   }
+}
+
+/** Gives a query the time left before the deadline as its timeout (MySQL cancels it server-side). */
+function within<Q extends Knex.QueryBuilder>(query: Q, scope: Scope, dialect: Dialect): Q {
+  if (scope.deadline === undefined) return query;
+  const left = scope.deadline - Date.now();
+  if (left <= 0) throw new DeadlineExceededError("deadline exceeded; nothing was written");
+  return query.timeout(left, { cancel: dialect === "mysql" }) as Q;
 }
 
 class KnexWriter implements CapacityWriter {
@@ -197,7 +215,7 @@ class KnexWriter implements CapacityWriter {
   ) {}
 
   async getForUpdate(id: string): Promise<CapacityRecord | undefined> {
-    const query = scoped(this.trx(CAPACITIES).select("*"), this.scope).andWhere("id", id);
+    const query = scoped(this.table(CAPACITIES).select("*"), this.scope).andWhere("id", id);
     // SQLite transactions here are already exclusive writers (see begin()).
     if (this.dialect === "mysql") query.forUpdate();
     const row = (await query.first()) as CapacityRow | undefined;
@@ -206,20 +224,20 @@ class KnexWriter implements CapacityWriter {
 
   async insert(record: CapacityRecord): Promise<void> {
     this.assertTenant(record);
-    await this.trx(CAPACITIES).insert(toRow(record));
+    await this.table(CAPACITIES).insert(toRow(record));
   }
 
   async update(record: CapacityRecord, expectedEtag: string): Promise<void> {
     this.assertTenant(record);
     const { tenant_id: _tenant, id: _id, ...changes } = toRow(record);
-    const count = await scoped(this.trx(CAPACITIES), this.scope)
+    const count = await scoped(this.table(CAPACITIES), this.scope)
       .andWhere({ id: record.id, etag: expectedEtag })
       .update(changes);
     if (count !== 1) throw new Error(`update of ${record.id} matched ${count} rows`);
   }
 
   async findRequest(requestId: string): Promise<StoredRequest | undefined> {
-    const row = (await this.trx(REQUESTS)
+    const row = (await this.table(REQUESTS)
       .select("*")
       .where({ tenant_id: this.scope.tenantId, request_id: requestId })
       .first()) as RequestRow | undefined;
@@ -234,7 +252,7 @@ class KnexWriter implements CapacityWriter {
 
   async saveRequest(request: StoredRequest): Promise<void> {
     try {
-      await this.trx(REQUESTS).insert({
+      await this.table(REQUESTS).insert({
         tenant_id: this.scope.tenantId,
         request_id: request.requestId,
         fingerprint: request.fingerprint,
@@ -247,7 +265,7 @@ class KnexWriter implements CapacityWriter {
     }
     // Now and then, forget this tenant's expired request ids.
     if (Math.random() < 0.01) {
-      await this.trx(REQUESTS)
+      await this.table(REQUESTS)
         .where("tenant_id", this.scope.tenantId)
         .andWhere("created_at", "<", request.createdAt - REQUEST_RETENTION_MS)
         .delete();
@@ -256,7 +274,7 @@ class KnexWriter implements CapacityWriter {
 
   async lockPerson(personId: string): Promise<void> {
     // An upsert takes the row's write lock whether the row is new or not.
-    await this.trx(PERSONS)
+    await this.table(PERSONS)
       .insert({ tenant_id: this.scope.tenantId, person_id: personId, revision: 1 })
       .onConflict(["tenant_id", "person_id"])
       .merge({ revision: this.trx.raw("?? + 1", [`${PERSONS}.revision`]) });
@@ -264,9 +282,14 @@ class KnexWriter implements CapacityWriter {
 
   async allocationsForUpdate(personId: string, window: Window): Promise<Allocation[]> {
     // Scoped like every read: an app-scoped caller sees (and counts) only its app's records.
-    const query = overlapping(scoped(this.trx(CAPACITIES).select(ALLOCATION_COLUMNS), this.scope).andWhere("person_id", personId), window);
+    const query = overlapping(scoped(this.table(CAPACITIES).select(ALLOCATION_COLUMNS), this.scope).andWhere("person_id", personId), window);
     if (this.dialect === "mysql") query.forUpdate();
     return ((await query) as AllocationRow[]).map(toAllocation);
+  }
+
+  /** A query on a table, with the call's remaining time as its timeout. */
+  private table(name: string): Knex.QueryBuilder {
+    return within(this.trx(name), this.scope, this.dialect);
   }
 
   /** A record can only be written into the scope the writer was opened for. */
@@ -285,7 +308,7 @@ export class KnexCapacityStore implements CapacityStore {
 
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined> {
     return guard(async () => {
-      const row = (await scoped(this.knex(CAPACITIES).select("*"), scope).andWhere("id", id).first()) as
+      const row = (await scoped(this.table(CAPACITIES, scope).select("*"), scope).andWhere("id", id).first()) as
         | CapacityRow
         | undefined;
       return row && toRecord(row);
@@ -294,7 +317,7 @@ export class KnexCapacityStore implements CapacityStore {
 
   list(scope: Scope, q: ListQuery): Promise<CapacityRecord[]> {
     return guard(async () => {
-      const query = scoped(this.knex(CAPACITIES).select("*"), scope);
+      const query = scoped(this.table(CAPACITIES, scope).select("*"), scope);
       if (q.personId !== undefined) query.andWhere("person_id", q.personId);
       if (q.projectId !== undefined) query.andWhere("project_id", q.projectId);
       if (q.periodFrom !== undefined) query.andWhere("period_end", ">=", q.periodFrom);
@@ -318,7 +341,7 @@ export class KnexCapacityStore implements CapacityStore {
 
   allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]> {
     return guard(async () => {
-      const query = overlapping(scoped(this.knex(CAPACITIES).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
+      const query = overlapping(scoped(this.table(CAPACITIES, scope).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
       if (confirmedOnly) query.whereNotNull("confirmed_at");
       return ((await query) as AllocationRow[]).map(toAllocation);
     });
@@ -330,7 +353,12 @@ export class KnexCapacityStore implements CapacityStore {
         try {
           return await this.knex.transaction(async (trx) => {
             await this.begin(trx, scope);
-            return work(new KnexWriter(trx, scope, this.dialect));
+            const result = await work(new KnexWriter(trx, scope, this.dialect));
+            // Past the deadline the caller has been told DEADLINE_EXCEEDED: roll back.
+            if (scope.deadline !== undefined && Date.now() > scope.deadline) {
+              throw new DeadlineExceededError("deadline exceeded; nothing was written");
+            }
+            return result;
           });
         } catch (err) {
           if (!isRetryable(err) || attempt >= MAX_ATTEMPTS) throw err;
@@ -347,7 +375,12 @@ export class KnexCapacityStore implements CapacityStore {
    */
   private async begin(trx: Knex.Transaction, scope: Scope): Promise<void> {
     if (this.dialect !== "sqlite") return;
-    await trx(REQUESTS).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
+    await within(trx(REQUESTS), scope, this.dialect).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
+  }
+
+  /** A query on a table, with the call's remaining time as its timeout. */
+  private table(name: string, scope: Scope): Knex.QueryBuilder {
+    return within(this.knex(name), scope, this.dialect);
   }
 
   ping(): Promise<void> {

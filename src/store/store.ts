@@ -6,6 +6,12 @@ export interface Scope {
   tenantId: string;
   /** When set, only records written by this app are visible. */
   appId?: string | undefined;
+  /**
+   * Epoch milliseconds by which the call must finish: every query gets the
+   * time that is left as its timeout, and a transaction that would commit
+   * later is rolled back instead.
+   */
+  deadline?: number | undefined;
 }
 
 /** Filters and keyset position of one List page. */

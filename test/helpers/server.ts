@@ -32,6 +32,7 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
   const config: Config = loadConfig({
     CAPACITY_HOST: "127.0.0.1",
     CAPACITY_PORT: "0",
+    CAPACITY_ADMIN_PORT: "0",
     CAPACITY_DATA_DIR: db.dataDir,
     CAPACITY_JWT_SECRET: TEST_SECRET,
     ...(url !== undefined && { CAPACITY_DATABASE_URL: url }),

@@ -1,0 +1,13 @@
+import type { Caller } from "../auth/caller.js";
+import type { Scope } from "../store/store.js";
+
+/** One RPC as the service core sees it: who calls, and by when it must be done. */
+export interface Call extends Caller {
+  /** Epoch milliseconds: the caller's deadline, capped by CAPACITY_MAX_DEADLINE_MS. */
+  deadline: number;
+}
+
+/** Whose records a call may touch, and the deadline every query inherits. */
+export function scopeOf(call: Call): Scope {
+  return { tenantId: call.tenantId, appId: call.appId, deadline: call.deadline };
+}
