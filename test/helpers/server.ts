@@ -16,6 +16,31 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * Watches every statement the service sends: each read or write of a table
+ * must name tenant_id (a predicate, or the inserted column). Fails the suite
+ * at close otherwise. Health pings and migrations are exempt.
+ */
+function sqlAudit(): { see: (sql: string) => void; check: () => void } {
+  const offending: string[] = [];
+  let seen = 0;
+  return {
+    see(sql) {
+      seen++;
+      const s = sql.trim().toLowerCase();
+      if (!/^(select|insert|update|delete)\b/.test(s)) return; // DDL, BEGIN/COMMIT, PRAGMA
+      if (s === "select 1" || /knex_migrations|sqlite_master|information_schema/.test(s)) return;
+      const named = s.startsWith("insert") ? /[`"]tenant_id[`"]/.test(s) : /[`"]tenant_id[`"]\s*(=|in\b)/.test(s);
+      if (!named) offending.push(sql);
+    },
+    check() {
+      // The health ping alone guarantees statements: none seen means the hook is not wired.
+      if (seen === 0) throw new Error("SQL audit saw no statement at all");
+      if (offending.length > 0) throw new Error(`SQL without a tenant_id predicate:\n${offending.join("\n")}`);
+    },
+  };
+}
+
 export interface TestServerOptions {
   /** Extra environment for loadConfig. */
   env?: Record<string, string>;
@@ -39,7 +64,9 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
     ...options.env,
   });
   const log = options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  const audit = sqlAudit();
   const app = await startApp(config, log, {
+    onQuery: audit.see,
     migrate: engine === "sqlite" && options.databaseUrl === undefined,
     ...(db.sqliteFile !== undefined && { sqliteFile: db.sqliteFile }),
   });
@@ -52,6 +79,7 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
     async close() {
       await app.close();
       await db.knex.destroy();
+      audit.check();
     },
   };
 }

@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+/** The service as its own OS process (from the TypeScript sources), for signal and multi-replica tests. */
+export interface ServerProcess {
+  port: number;
+  adminPort: number;
+  baseUrl: string;
+  child: ChildProcess;
+  /** JSON log lines so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: { ...process.env, CAPACITY_HOST: "127.0.0.1", CAPACITY_PORT: "0", CAPACITY_ADMIN_PORT: "0", CAPACITY_LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "capacity listening") resolve(entry);
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening`)));
+    setTimeout(() => reject(new Error("server did not start in 30 s")), 30_000).unref();
+  });
+  child.stderr!.resume();
+  const ready = await listening;
+  const port = Number(ready.port);
+  return {
+    port,
+    adminPort: Number(ready.adminPort),
+    baseUrl: `http://127.0.0.1:${port}`,
+    child,
+    logs,
+    stop(signal = "SIGTERM") {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
