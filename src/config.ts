@@ -47,6 +47,8 @@ export interface Config {
 export interface JwtConfig {
   /** CAPACITY_JWT_SECRET: HS256 shared secret (at least 32 bytes). */
   secret: string | undefined;
+  /** CAPACITY_JWT_SECRET_PREVIOUS: also accepted while issuers move to a new secret. */
+  previousSecret?: string | undefined;
   /** CAPACITY_JWKS_URL: RS256/ES256 public keys. */
   jwksUrl: string | undefined;
   /** CAPACITY_JWT_ISSUER: required `iss` when set. */
@@ -131,18 +133,25 @@ function tls(env: Env): Config["tls"] {
   return { certFile, keyFile };
 }
 
-/** Reads and validates the configuration; throws ConfigError naming the bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Reads and validates the configuration; throws ConfigError naming the bad
+ * variable. Tools that do not serve (migrate) skip the verifier requirement.
+ */
+export function loadConfig(env: Env = process.env, { serving = true }: { serving?: boolean } = {}): Config {
   const production = env.NODE_ENV === "production";
   const secret = text(env, "CAPACITY_JWT_SECRET");
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {
     throw new ConfigError("CAPACITY_JWT_SECRET must be at least 32 bytes long");
   }
+  const previousSecret = text(env, "CAPACITY_JWT_SECRET_PREVIOUS");
+  if (previousSecret !== undefined && (secret === undefined || Buffer.byteLength(previousSecret) < 32)) {
+    throw new ConfigError("CAPACITY_JWT_SECRET_PREVIOUS needs CAPACITY_JWT_SECRET and must be at least 32 bytes long");
+  }
   const jwksUrl = url(env, "CAPACITY_JWKS_URL", ["https:", "http:"]);
   if (secret !== undefined && jwksUrl !== undefined) {
     throw new ConfigError("set either CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL, not both");
   }
-  if (production && secret === undefined && jwksUrl === undefined) {
+  if (serving && production && secret === undefined && jwksUrl === undefined) {
     throw new ConfigError(
       "NODE_ENV=production needs a token verifier: set CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL",
     );
@@ -160,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolMax: integer(env, "CAPACITY_DB_POOL_MAX", 10, 1, 1000),
     jwt: {
       secret,
+      previousSecret,
       jwksUrl,
       issuer: text(env, "CAPACITY_JWT_ISSUER"),
       audience: text(env, "CAPACITY_JWT_AUDIENCE"),

@@ -44,8 +44,17 @@ export function createTokenVerifier(
     check = (token) => jwtVerify(token, keys, jwksOptions);
   } else if (secret !== undefined) {
     const key = new TextEncoder().encode(secret);
+    const previous = config.previousSecret === undefined ? undefined : new TextEncoder().encode(config.previousSecret);
     const hsOptions = options(["HS256"]);
-    check = (token) => jwtVerify(token, key, hsOptions);
+    check = async (token) => {
+      try {
+        return await jwtVerify(token, key, hsOptions);
+      } catch (err) {
+        // During a rotation, tokens signed with the previous secret still pass.
+        if (previous && err instanceof joseErrors.JWSSignatureVerificationFailed) return jwtVerify(token, previous, hsOptions);
+        throw err;
+      }
+    };
   } else {
     throw new Error("no token verifier configured");
   }

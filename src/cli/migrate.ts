@@ -2,7 +2,7 @@
 import { loadConfig } from "../config.js";
 import { migrate, openDatabase } from "../store/database.js";
 
-const config = loadConfig();
+const config = loadConfig(process.env, { serving: false });
 const knex = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
 try {
   await migrate(knex, (m) => process.stdout.write(`${m}\n`));

@@ -68,6 +68,18 @@ describe("HS256 verifier", () => {
   });
 });
 
+describe("HS256 secret rotation", () => {
+  it("accepts the previous secret alongside the new one, and nothing else", async () => {
+    const next = "new-secret-new-secret-new-secret-0123456";
+    const verifier = createTokenVerifier({ secret: next, previousSecret: SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined });
+    const claims = { tenant_id: "acme", sub: SUB, exp: hour() };
+    expect((await verifier.verify(`Bearer ${await sign(claims)}`)).tenantId).toBe("acme");
+    expect((await verifier.verify(`Bearer ${await sign(claims, { alg: "HS256" }, new TextEncoder().encode(next))}`)).tenantId).toBe("acme");
+    const other = new TextEncoder().encode("other-secret-other-secret-other-secret-0");
+    expect(await reason(verifier.verify(`Bearer ${await sign(claims, { alg: "HS256" }, other)}`))).toBe("token signature invalid");
+  });
+});
+
 describe("JWKS verifier (RS256, ES256)", () => {
   let server: http.Server;
   let keys: JWK[] = [];

@@ -1,0 +1,32 @@
+# syntax=docker/dockerfile:1
+# Build: compile TypeScript and the web UI, then keep only production dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY buf.yaml buf.gen.yaml tsconfig.json tsconfig.build.json ./
+COPY proto ./proto
+COPY src ./src
+COPY ui ./ui
+RUN npm run build && npm prune --omit=dev
+
+# Run: the built service only, as the unprivileged node user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    CAPACITY_PORT=8080 \
+    CAPACITY_ADMIN_PORT=9090 \
+    CAPACITY_DATA_DIR=/data
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /data && chown node:node /data
+USER node
+EXPOSE 8080 9090
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CAPACITY_ADMIN_PORT||9090)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Node is PID 1 here and handles SIGTERM itself (graceful drain).
+CMD ["node", "dist/src/main.js"]
