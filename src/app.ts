@@ -9,8 +9,10 @@ import { devSecret } from "./auth/tokens.js";
 import { createTokenVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
 import { startAdmin } from "./server/admin.js";
+import { startGrpcEngine } from "./server/grpc-engine.js";
 import { HealthMonitor } from "./server/health.js";
 import { Metrics } from "./server/metrics.js";
+import { Observer } from "./server/observe.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
 import { createCapacityService } from "./service/capacity-service.js";
@@ -19,6 +21,8 @@ import { KnexCapacityStore } from "./store/knex-store.js";
 
 export interface App {
   port: number;
+  /** The grpc-js engine's port when CAPACITY_GRPC_PORT is set. */
+  grpcPort: number | undefined;
   adminPort: number;
   health: HealthMonitor;
   /** The development secret when no verifier is configured (never in production). */
@@ -88,14 +92,16 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
     await monitor.start();
     health = monitor;
+    const capacity = createCapacityService({ store });
+    const verifier = createTokenVerifier(config.jwt, secret);
+    const observer = new Observer(log, metrics);
     const listener = await startServer({
       host: config.host,
       port: config.port,
-      services: { capacity: createCapacityService({ store }) },
-      verifier: createTokenVerifier(config.jwt, secret),
+      services: { capacity },
+      verifier,
       health: monitor,
-      log,
-      metrics,
+      observer,
       readMaxBytes: config.readMaxBytes,
       maxDeadlineMs: config.maxDeadlineMs,
       limits: {
@@ -107,15 +113,31 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       uiDir: config.ui ? uiDirectory() : undefined,
       tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
     });
+    const grpcEngine =
+      config.grpcPort === undefined
+        ? undefined
+        : await startGrpcEngine({
+            host: config.host,
+            port: config.grpcPort,
+            capacity,
+            verifier,
+            health: monitor,
+            observer,
+            maxDeadlineMs: config.maxDeadlineMs,
+            readMaxBytes: config.readMaxBytes,
+            maxConcurrentStreams: config.maxConcurrentStreams,
+            pingIntervalMs: config.pingIntervalMs,
+          });
     return {
       port: listener.port,
+      grpcPort: grpcEngine?.port,
       adminPort: admin.port,
       health: monitor,
       devSecret: secret,
       async close(graceMs = config.shutdownGraceMs) {
         monitor.drain();
         monitor.stop();
-        await listener.close(graceMs);
+        await Promise.all([listener.close(graceMs), grpcEngine?.close(graceMs)]);
         await store.close();
         await admin.close();
       },

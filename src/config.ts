@@ -26,6 +26,8 @@ export interface Config {
   ui: boolean;
   /** CAPACITY_TLS_CERT_FILE and CAPACITY_TLS_KEY_FILE: serve TLS (HTTP/2 and HTTP/1.1 by ALPN). */
   tls: { certFile: string; keyFile: string } | undefined;
+  /** CAPACITY_GRPC_PORT: also serve gRPC with the grpc-js engine on this port (unset: off). */
+  grpcPort: number | undefined;
   /** CAPACITY_ADMIN_PORT (default 9090; 0 picks a free port): /metrics, /healthz, /readyz. */
   adminPort: number;
   /** CAPACITY_ADMIN_HOST (default: CAPACITY_HOST). */
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     corsOrigins: origins(env, "CAPACITY_CORS_ORIGINS"),
     ui: onOff(env, "CAPACITY_UI", !production),
     tls: tls(env),
+    grpcPort: text(env, "CAPACITY_GRPC_PORT") === undefined ? undefined : integer(env, "CAPACITY_GRPC_PORT", 0, 0, 65535),
     adminPort: integer(env, "CAPACITY_ADMIN_PORT", 9090, 0, 65535),
     adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? text(env, "CAPACITY_HOST") ?? "0.0.0.0",
     maxDeadlineMs: integer(env, "CAPACITY_MAX_DEADLINE_MS", 10_000, 10, 3_600_000),

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort }, "capacity starting");
   const app = await startApp(config, log);
   log.info(
-    { port: app.port, adminPort: app.adminPort, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
+    { port: app.port, grpcPort: app.grpcPort, adminPort: app.adminPort, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
     "capacity listening",
   );
   if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);

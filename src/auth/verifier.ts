@@ -29,6 +29,8 @@ export function createTokenVerifier(
   devSecret?: string,
   /** JWKS caching: jose's defaults are 10 min per key set and 30 s between refetches for an unknown kid. */
   jwks: { cacheMaxAge?: number; cooldownDuration?: number } = {},
+  /** Verified tokens kept (0 turns the cache off). */
+  cacheSize = 10_000,
 ): TokenVerifier {
   const secret = config.secret ?? devSecret;
   const options = (algorithms: string[]): JWTVerifyOptions => ({
@@ -59,18 +61,55 @@ export function createTokenVerifier(
     throw new Error("no token verifier configured");
   }
 
+  const cache = new TokenCache(cacheSize);
   return {
     async verify(authorization) {
       const token = bearer(authorization);
+      const cached = cache.get(token);
+      if (cached) return cached;
       let payload: JWTPayload;
       try {
         ({ payload } = await check(token));
       } catch (err) {
         throw new UnauthenticatedError(describe(err));
       }
-      return callerOf(payload);
+      const caller = callerOf(payload);
+      // exp is required, so every verified token has it.
+      cache.set(token, caller, (payload.exp ?? 0) * 1000);
+      return caller;
     },
   };
+}
+
+/**
+ * Verified tokens, so a client's repeated calls skip signature checks (HMAC
+ * and especially RSA/ECDSA through WebCrypto cost far more than the rest of
+ * a call). Bounded, least recently used out first, and an entry never outlives
+ * its token's exp. Failures are never cached.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, { caller: Caller; expiresAt: number }>();
+
+  constructor(private readonly max: number) {}
+
+  get(token: string): Caller | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    this.entries.delete(token);
+    if (entry.expiresAt <= Date.now()) return undefined;
+    this.entries.set(token, entry); // most recently used last
+    return entry.caller;
+  }
+
+  set(token: string, caller: Caller, expiresAt: number): void {
+    if (this.max === 0) return;
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, { caller, expiresAt });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
 function bearer(authorization: string | null | undefined): string {

@@ -1,9 +1,8 @@
-import { Code, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "pino";
+import type { Interceptor } from "@connectrpc/connect";
 import type { TokenVerifier } from "../auth/verifier.js";
-import { toConnectError } from "../service/errors.js";
 import { callerKey, callInfoKey } from "./context.js";
-import type { GrpcType, Metrics } from "./metrics.js";
+import type { GrpcType } from "./metrics.js";
+import type { Observer } from "./observe.js";
 
 /**
  * Verifies the bearer token and puts the caller into the context. Services in
@@ -32,74 +31,29 @@ const GRPC_TYPES: Record<string, GrpcType> = {
 };
 
 /**
- * Outermost interceptor: maps every error to a status (errors.ts), returns
- * the correlation id in `x-request-id`, logs one line per call and counts it
- * in the metrics. Never logs tokens or request bodies.
+ * Outermost interceptor: observes the call (metrics, one log line, error →
+ * status mapping) and returns the correlation id in `x-request-id`.
  */
-export function observeInterceptor(log: Logger, metrics: Metrics): Interceptor {
+export function observeInterceptor(observer: Observer): Interceptor {
   return (next) => async (req) => {
-    const started = performance.now();
     const info = req.contextValues.get(callInfoKey);
-    const labels = {
-      grpc_type: GRPC_TYPES[req.method.methodKind] ?? "unary",
-      grpc_service: req.service.typeName,
-      grpc_method: req.method.name,
-    };
-    const flight = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method };
-    metrics.started.inc(labels);
-    metrics.inFlight.inc(flight);
-    const finish = (code: string): void => {
-      metrics.inFlight.dec(flight);
-      metrics.handled.inc({ ...labels, grpc_code: code });
-      metrics.handling.observe(labels, (performance.now() - started) / 1000);
-    };
-    const line = (code: string): Record<string, unknown> => {
-      const caller = req.contextValues.get(callerKey);
-      return {
-        method: `${req.service.typeName}/${req.method.name}`,
-        protocol: protocolOf(req.header.get("content-type")),
-        code,
-        ms: Math.round((performance.now() - started) * 100) / 100,
-        tenant: caller?.tenantId,
-        app: caller?.appId,
-        correlationId: info.correlationId,
-        peer: info.peer,
-      };
-    };
+    const call = observer.start({
+      service: req.service.typeName,
+      method: req.method.name,
+      type: GRPC_TYPES[req.method.methodKind] ?? "unary",
+      protocol: protocolOf(req.header.get("content-type")),
+      correlationId: info.correlationId,
+      peer: info.peer,
+    });
     try {
       const res = await next(req);
       res.header.set("x-request-id", info.correlationId);
-      finish("OK");
-      log.info(line("OK"), "call");
+      call.end(req.contextValues.get(callerKey));
       return res;
     } catch (err) {
-      const { error, internal } = toConnectError(err, info.correlationId);
+      const error = call.end(req.contextValues.get(callerKey), err)!;
       error.metadata.set("x-request-id", info.correlationId);
-      const codeName = Code[error.code];
-      finish(codeName);
-      if (internal) log.error({ ...line(codeName), fault: fault(err) }, "call failed");
-      else log.info(line(codeName), "call");
       throw error;
     }
-  };
-}
-
-/**
- * What the log keeps of a server fault: its kind and driver code, and the
- * message only when it cannot carry stored values (SQL errors can quote them).
- */
-function fault(err: unknown): Record<string, unknown> {
-  let e: unknown = err;
-  // Unwrap our own wrappers down to the driver error.
-  while (e instanceof Error && e.cause instanceof Error && !("sql" in e)) e = e.cause;
-  if (!(e instanceof Error)) return { value: typeof e };
-  const driver = e as Error & { code?: unknown; errno?: unknown; sqlState?: unknown; sql?: unknown };
-  const fromSql = driver.sql !== undefined || driver.sqlState !== undefined;
-  return {
-    name: driver.name,
-    code: driver.code,
-    errno: driver.errno,
-    sqlState: driver.sqlState,
-    ...(fromSql ? {} : { message: driver.message }),
   };
 }

@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Logger } from "pino";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
@@ -15,7 +14,7 @@ import { healthRoutes, type HealthMonitor } from "./health.js";
 import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
 import { listen, type Listener } from "./listener.js";
-import type { Metrics } from "./metrics.js";
+import type { Observer } from "./observe.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { routes, type Services } from "./routes.js";
 
@@ -25,8 +24,7 @@ export interface ServerOptions {
   services: Services;
   verifier: TokenVerifier;
   health: HealthMonitor;
-  log: Logger;
-  metrics: Metrics;
+  observer: Observer;
   readMaxBytes: number;
   maxDeadlineMs: number;
   /** HTTP/2 streams per connection, header size limit, keepalive ping interval. */
@@ -41,7 +39,7 @@ export const SERVED = [CapacityServiceDef, Health, ...REFLECTION_SERVICES];
 const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
 
 /** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */
-function correlationId(header: string | string[] | undefined): string {
+export function correlationId(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
   return value !== undefined && /^[\x21-\x7e]{1,128}$/.test(value) ? value : randomUUID();
 }
@@ -54,7 +52,7 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
       healthRoutes(options.health)(router);
       reflectionRoutes(reflection)(router);
     },
-    interceptors: [observeInterceptor(options.log, options.metrics), authInterceptor(options.verifier, PUBLIC)],
+    interceptors: [observeInterceptor(options.observer), authInterceptor(options.verifier, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
     contextValues: (req) =>
       createContextValues().set(callInfoKey, {

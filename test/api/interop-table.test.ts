@@ -1,10 +1,13 @@
 /**
  * The interop table: each RPC, succeeding and failing, through every client
- * kind; after replacing per-run values (ids, etags, times) every client must
- * see the same answer, codes and error details included.
+ * kind and both gRPC engines (connect-node on the main port, grpc-js on
+ * CAPACITY_GRPC_PORT); after replacing per-run values (ids, etags, times)
+ * every client must see the same answer, codes and error details included.
  */
 import { toJson, type JsonValue } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/health/v1/health_pb.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapacityService, OverallocationPolicy } from "../../src/gen/work/v1/capacity_pb.js";
 import { CLIENT_KINDS, createTestClient, ok, type Outcome, type Rpc, type TestClient } from "../helpers/clients.js";
@@ -87,8 +90,11 @@ describe("interop table", () => {
   let server: TestServer;
   const clients: TestClient[] = [];
   beforeAll(async () => {
-    server = await startTestServer("sqlite");
+    server = await startTestServer("sqlite", { env: { CAPACITY_GRPC_PORT: "0" } });
     for (const kind of CLIENT_KINDS) clients.push(createTestClient(kind, server.baseUrl));
+    // The same table through the grpc-js engine (CAPACITY_GRPC_PORT).
+    const grpcEngine = `http://127.0.0.1:${server.app.grpcPort}`;
+    for (const kind of ["grpc-js", "grpc-connect-node"] as const) clients.push({ ...createTestClient(kind, grpcEngine), kind: `${kind} → grpc-js engine` });
   });
   afterAll(async () => {
     clients.forEach((c) => c.close());
@@ -128,5 +134,11 @@ describe("interop table", () => {
       answers.push(JSON.parse(text) as JsonValue);
     }
     for (let i = 1; i < answers.length; i++) expect({ client: clients[i]!.kind, answer: answers[i] }).toEqual({ client: clients[i]!.kind, answer: answers[0] });
+  });
+
+  it("answers health checks on the grpc-js engine's port", async () => {
+    const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.app.grpcPort}` }));
+    expect((await health.check({ service: "work.v1.CapacityService" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    await expect(health.check({ service: "nope" })).rejects.toMatchObject({ code: Code.NotFound });
   });
 });

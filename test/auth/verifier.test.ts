@@ -136,3 +136,27 @@ describe("JWKS verifier (RS256, ES256)", () => {
     expect(await reason(restarted.verify(`Bearer ${old}`))).toMatch(/key/);
   });
 });
+
+describe("verified-token cache", () => {
+  it("never answers a cached token past its exp", async () => {
+    const verifier = createTokenVerifier({ secret: SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined });
+    const token = await sign({ tenant_id: "acme", sub: SUB, exp: Math.floor(Date.now() / 1000) + 2 });
+    for (let i = 0; i < 3; i++) expect((await verifier.verify(`Bearer ${token}`)).tenantId).toBe("acme");
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await reason(verifier.verify(`Bearer ${token}`))).toBe("token expired");
+  });
+
+  it("is bounded, dropping the least recently used", async () => {
+    const { TokenCache } = await import("../../src/auth/verifier.js");
+    const cache = new TokenCache(2);
+    const caller = { tenantId: "t", personId: SUB, appId: undefined };
+    const later = Date.now() + 60_000;
+    cache.set("a", caller, later);
+    cache.set("b", caller, later);
+    cache.get("a");
+    cache.set("c", caller, later);
+    expect([cache.get("a"), cache.get("b"), cache.get("c")].map(Boolean)).toEqual([true, false, true]);
+    cache.set("old", caller, Date.now() - 1);
+    expect(cache.get("old")).toBeUndefined();
+  });
+});

@@ -33,7 +33,8 @@ export interface ErrorInfo {
 }
 
 export interface TestClient {
-  kind: ClientKind;
+  /** The client kind, plus the engine when it is not the main port. */
+  kind: string;
   call<R extends Rpc>(rpc: R, req: Req<R>, token?: string): Promise<Outcome<Res<R>>>;
   close(): void;
 }

@@ -1,0 +1,158 @@
+/**
+ * The gRPC protocol on @grpc/grpc-js, a second engine for the same service
+ * core: it costs about a third of connect-node's CPU per call. It listens on
+ * CAPACITY_GRPC_PORT; the main port keeps serving every protocol. Requests
+ * and responses are (de)serialized with the generated schemas, and auth,
+ * deadlines, observation and error mapping are the ones connect-node uses.
+ */
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { anyPack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
+import type { ConnectError } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import type { Caller } from "../auth/caller.js";
+import type { TokenVerifier } from "../auth/verifier.js";
+import { NotFoundError } from "../domain/errors.js";
+import { StatusSchema } from "../gen/google/rpc/status_pb.js";
+import { Health } from "../gen/health/v1/health_pb.js";
+import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
+import type { CapacityService } from "../service/capacity-service.js";
+import type { HealthMonitor } from "./health.js";
+import type { Observer } from "./observe.js";
+import { correlationId } from "./server.js";
+
+export interface GrpcEngineOptions {
+  host: string;
+  port: number;
+  capacity: CapacityService;
+  verifier: TokenVerifier;
+  health: HealthMonitor;
+  observer: Observer;
+  maxDeadlineMs: number;
+  readMaxBytes: number;
+  maxConcurrentStreams: number;
+  pingIntervalMs: number;
+}
+
+export interface GrpcEngine {
+  port: number;
+  close(graceMs: number): Promise<void>;
+}
+
+function definition(method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
+  const serialize = (schema: DescMessage) => (m: unknown) => Buffer.from(toBinary(schema, m as never));
+  const deserialize = (schema: DescMessage) => (b: Buffer) => fromBinary(schema, b);
+  return {
+    path: `/${method.parent.typeName}/${method.name}`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: serialize(method.input),
+    requestDeserialize: deserialize(method.input),
+    responseSerialize: serialize(method.output),
+    responseDeserialize: deserialize(method.output),
+  };
+}
+
+/** A ConnectError as grpc-js sends it: code, message, google.rpc.Status details, x-request-id. */
+function toServiceError(error: ConnectError, requestId: string): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set("x-request-id", requestId);
+  for (const [k, v] of error.metadata) if (k !== "x-request-id") metadata.set(k, v);
+  if (error.details.length > 0) {
+    const details: Any[] = error.details.map((d) =>
+      "desc" in d ? anyPack(d.desc, create(d.desc, d.value)) : create(AnySchema, { typeUrl: `type.googleapis.com/${d.type}`, value: d.value }),
+    );
+    const status = create(StatusSchema, { code: error.code, message: error.rawMessage, details });
+    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
+  }
+  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata };
+}
+
+/** Milliseconds left before a grpc-js deadline (Infinity without one). */
+function remaining(deadline: grpc.Deadline): number {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return at === Infinity ? Infinity : Math.max(0, at - Date.now());
+}
+
+export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcEngine> {
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.readMaxBytes,
+    "grpc.max_concurrent_streams": options.maxConcurrentStreams,
+    "grpc.keepalive_time_ms": options.pingIntervalMs,
+    "grpc.keepalive_timeout_ms": 20_000,
+  });
+
+  const unary = (
+    method: DescMethod,
+    handle: (caller: Caller | undefined, request: unknown, deadlineMs: number) => Promise<unknown>,
+    needsCaller: boolean,
+  ): grpc.handleUnaryCall<unknown, unknown> => {
+    return (call, callback) => {
+      const requestId = correlationId(call.metadata.get("x-request-id")[0]?.toString());
+      const observed = options.observer.start({
+        service: method.parent.typeName,
+        method: method.name,
+        type: "unary",
+        protocol: "grpc",
+        correlationId: requestId,
+        peer: call.getPeer(),
+      });
+      let caller: Caller | undefined;
+      const deadlineMs = Math.min(remaining(call.getDeadline()), options.maxDeadlineMs);
+      (async () => {
+        if (needsCaller) caller = await options.verifier.verify(call.metadata.get("authorization")[0]?.toString());
+        return handle(caller, call.request, deadlineMs);
+      })().then(
+        (response) => {
+          observed.end(caller);
+          const md = new grpc.Metadata();
+          md.set("x-request-id", requestId);
+          call.sendMetadata(md);
+          callback(null, response);
+        },
+        (err: unknown) => callback(toServiceError(observed.end(caller, err)!, requestId)),
+      );
+    };
+  };
+
+  const api: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const impl: grpc.UntypedServiceImplementation = {};
+  const capacity = options.capacity as unknown as Record<string, (call: unknown, req: unknown) => Promise<unknown>>;
+  for (const method of CapacityServiceDef.methods) {
+    api[method.name] = definition(method);
+    impl[method.name] = unary(method, (caller, req, deadlineMs) => capacity[method.localName]!({ ...caller!, deadline: Date.now() + deadlineMs }, req), true);
+  }
+  server.addService(api, impl);
+
+  // Health Check (no token) for gRPC load balancers on this port.
+  const check = Health.method.check;
+  server.addService(
+    { Check: definition(check) },
+    {
+      Check: unary(check, async (_caller, req) => {
+        await options.health.fresh();
+        const service = (req as { service: string }).service;
+        const status = options.health.status(service);
+        if (status === undefined) throw new NotFoundError(`unknown service ${service}`);
+        return create(check.output, { status });
+      }, false),
+    },
+  );
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  return {
+    port,
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * One call's observation, whatever engine serves it (connect-node or
+ * grpc-js): metrics at start and end, one log line, and the mapping of any
+ * error to its status (errors.ts). Never logs tokens or request bodies.
+ */
+import { Code, type ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import type { Caller } from "../auth/caller.js";
+import { toConnectError } from "../service/errors.js";
+import type { GrpcType, Metrics } from "./metrics.js";
+
+export interface CallFacts {
+  service: string;
+  method: string;
+  type: GrpcType;
+  protocol: string;
+  correlationId: string;
+  peer: string;
+}
+
+export interface ObservedCall {
+  /** Ends the call: OK without an error, else the status the client gets. */
+  end(caller: Caller | undefined, err?: unknown): ConnectError | undefined;
+}
+
+/**
+ * What the log keeps of a server fault: its kind and driver code, and the
+ * message only when it cannot carry stored values (SQL errors can quote them).
+ */
+function fault(err: unknown): Record<string, unknown> {
+  let e: unknown = err;
+  // Unwrap our own wrappers down to the driver error.
+  while (e instanceof Error && e.cause instanceof Error && !("sql" in e)) e = e.cause;
+  if (!(e instanceof Error)) return { value: typeof e };
+  const driver = e as Error & { code?: unknown; errno?: unknown; sqlState?: unknown; sql?: unknown };
+  const fromSql = driver.sql !== undefined || driver.sqlState !== undefined;
+  return {
+    name: driver.name,
+    code: driver.code,
+    errno: driver.errno,
+    sqlState: driver.sqlState,
+    ...(fromSql ? {} : { message: driver.message }),
+  };
+}
+
+export class Observer {
+  constructor(
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {}
+
+  start(facts: CallFacts): ObservedCall {
+    const started = performance.now();
+    const labels = { grpc_type: facts.type, grpc_service: facts.service, grpc_method: facts.method };
+    const flight = { grpc_service: facts.service, grpc_method: facts.method };
+    this.metrics.started.inc(labels);
+    this.metrics.inFlight.inc(flight);
+    return {
+      end: (caller, err) => {
+        const ms = performance.now() - started;
+        let error: ConnectError | undefined;
+        let internal = false;
+        if (err !== undefined) ({ error, internal } = toConnectError(err, facts.correlationId));
+        const code = error ? Code[error.code] : "OK";
+        this.metrics.inFlight.dec(flight);
+        this.metrics.handled.inc({ ...labels, grpc_code: code });
+        this.metrics.handling.observe(labels, ms / 1000);
+        const line = {
+          method: `${facts.service}/${facts.method}`,
+          protocol: facts.protocol,
+          code,
+          ms: Math.round(ms * 100) / 100,
+          tenant: caller?.tenantId,
+          app: caller?.appId,
+          correlationId: facts.correlationId,
+          peer: facts.peer,
+        };
+        if (internal) this.log.error({ ...line, fault: fault(err) }, "call failed");
+        else this.log.info(line, "call");
+        return error;
+      },
+    };
+  }
+}
