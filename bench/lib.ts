@@ -49,6 +49,12 @@ export async function startProcess(args: string[], env: Record<string, string>):
   };
 }
 
+/** A process and its children (cluster workers). */
+export function family(pid: number): number[] {
+  const children = (readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+  return [pid, ...children.flatMap((c) => family(c))];
+}
+
 /** User + system CPU seconds of a process so far. */
 export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -95,13 +101,21 @@ export function framing(protocol: Protocol, message: Uint8Array): { body: Buffer
  * with one fixed request. Latencies come from its per-request log. It sees
  * HTTP statuses only, so callers also count successes on the server.
  */
-export async function h2load(url: string, protocol: Protocol, message: Uint8Array, token: string | undefined, seconds: number): Promise<LoadResult> {
+export async function h2load(
+  url: string,
+  protocol: Protocol,
+  message: Uint8Array,
+  token: string | undefined,
+  seconds: number,
+  /** Connections × streams per connection (default 4 × 16 = 64 in flight). */
+  load: { connections: number; streams: number } = { connections: 4, streams: 16 },
+): Promise<LoadResult> {
   const { body, headers } = framing(protocol, message);
   const bodyFile = `/tmp/capacity-bench-body-${process.pid}.bin`;
   const logFile = `/tmp/capacity-bench-log-${process.pid}.tsv`;
   writeFileSync(bodyFile, body);
   writeFileSync(logFile, "");
-  const args = ["-c", "4", "-m", "16", "-D", String(seconds), "--warm-up-time", "2", "-d", bodyFile, `--log-file=${logFile}`];
+  const args = ["-c", String(load.connections), "-m", String(load.streams), "-D", String(seconds), "--warm-up-time", "2", "-d", bodyFile, `--log-file=${logFile}`];
   for (const [k, v] of Object.entries({ ...headers, ...(token && { authorization: `Bearer ${token}` }) })) args.push("-H", `${k}: ${v}`);
   args.push(url);
   const { stdout } = await run("h2load", args, { maxBuffer: 10 * 1024 * 1024, timeout: (seconds + 30) * 1000 });

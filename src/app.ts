@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { devSecret } from "./auth/tokens.js";
 import { createTokenVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
-import { startAdmin } from "./server/admin.js";
+import { processAdmin, startAdmin } from "./server/admin.js";
 import { startGrpcEngine } from "./server/grpc-engine.js";
 import { HealthMonitor } from "./server/health.js";
 import { Metrics } from "./server/metrics.js";
@@ -25,6 +25,7 @@ export interface App {
   grpcPort: number | undefined;
   adminPort: number;
   health: HealthMonitor;
+  metrics: Metrics;
   /** The development secret when no verifier is configured (never in production). */
   devSecret: string | undefined;
   /** Reports NOT_SERVING, closes the listener (GOAWAY, then cut after `graceMs`), then the pool. */
@@ -38,6 +39,8 @@ export interface AppOptions {
   sqliteFile?: string;
   /** Sees every SQL statement the service sends (tests audit them). */
   onQuery?: (sql: string) => void;
+  /** A cluster worker: the primary runs the admin listener and the migrations. */
+  worker?: boolean;
 }
 
 /** Where the database is, without credentials, for log lines. */
@@ -51,7 +54,7 @@ function describeDatabase(config: Config): string {
  * Runs the migrations, retrying with backoff (0.5 s doubling to 10 s) while
  * the database cannot be reached, for at most CAPACITY_DB_WAIT_MS (0: forever).
  */
-async function waitForDatabase(knex: Knex, config: Config, log: Logger, runMigrations: boolean): Promise<void> {
+export async function waitForDatabase(knex: Knex, config: Config, log: Logger, runMigrations: boolean): Promise<void> {
   const started = Date.now();
   for (let attempt = 1, delay = 500; ; attempt++, delay = Math.min(delay * 2, 10_000)) {
     try {
@@ -72,7 +75,9 @@ async function waitForDatabase(knex: Knex, config: Config, log: Logger, runMigra
 export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
   let health: HealthMonitor | undefined;
-  const admin = await startAdmin({ host: config.adminHost, port: config.adminPort, metrics, health: () => health });
+  const admin = options.worker
+    ? undefined
+    : await startAdmin({ host: config.adminHost, port: config.adminPort, ...processAdmin(metrics, () => health) });
   const knex = openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -83,7 +88,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
   if (options.onQuery) knex.on("query", (q: { sql: string }) => options.onQuery!(q.sql));
   metrics.watchDatabase(knex);
   try {
-    await waitForDatabase(knex, config, log, options.migrate ?? true);
+    await waitForDatabase(knex, config, log, !options.worker && (options.migrate ?? true));
     const secret =
       config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production
         ? devSecret(config.dataDir)
@@ -131,7 +136,8 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     return {
       port: listener.port,
       grpcPort: grpcEngine?.port,
-      adminPort: admin.port,
+      adminPort: admin?.port ?? config.adminPort,
+      metrics,
       health: monitor,
       devSecret: secret,
       async close(graceMs = config.shutdownGraceMs) {
@@ -139,12 +145,12 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
         monitor.stop();
         await Promise.all([listener.close(graceMs), grpcEngine?.close(graceMs)]);
         await store.close();
-        await admin.close();
+        await admin?.close();
       },
     };
   } catch (err) {
     await knex.destroy();
-    await admin.close();
+    await admin?.close();
     throw err;
   }
 }

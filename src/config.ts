@@ -44,6 +44,8 @@ export interface Config {
   maxHeaderBytes: number;
   /** CAPACITY_PING_INTERVAL_MS (default 30 s): HTTP/2 keepalive pings on idle sessions. */
   pingIntervalMs: number;
+  /** CAPACITY_WORKERS (default 1): processes sharing the ports; more use more cores. */
+  workers: number;
 }
 
 export interface JwtConfig {
@@ -190,5 +192,6 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     maxConcurrentStreams: integer(env, "CAPACITY_MAX_CONCURRENT_STREAMS", 100, 1, 10_000),
     maxHeaderBytes: integer(env, "CAPACITY_MAX_HEADER_BYTES", 16_384, 1024, 1_048_576),
     pingIntervalMs: integer(env, "CAPACITY_PING_INTERVAL_MS", 30_000, 1000, 3_600_000),
+    workers: integer(env, "CAPACITY_WORKERS", 1, 1, 64),
   };
 }

@@ -1,6 +1,7 @@
 /** Entry point: `node dist/src/main.js` (or `npm start`). */
 import { ulid } from "ulid";
 import { startApp } from "./app.js";
+import { isWorker, runPrimary, runWorker } from "./cluster.js";
 import { mintToken } from "./auth/tokens.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./log.js";
@@ -17,8 +18,19 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort }, "capacity starting");
-  const app = await startApp(config, log);
+  if (config.workers > 1 && !isWorker()) {
+    log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort, workers: config.workers }, "capacity starting");
+    await runPrimary(config, log);
+    return;
+  }
+  const worker = isWorker();
+  if (!worker) log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort }, "capacity starting");
+  const app = worker ? await runWorker(config, log) : await startApp(config, log);
+  if (worker) {
+    process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
+    process.on("SIGINT", () => {}); // the primary decides
+    return;
+  }
   log.info(
     { port: app.port, grpcPort: app.grpcPort, adminPort: app.adminPort, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
     "capacity listening",

@@ -162,6 +162,15 @@ function charCount(value: string): number {
 }
 
 /**
+ * Free text: stored and read back byte for byte, so it must be well-formed
+ * Unicode (a lone surrogate has no UTF-8 form) and within its length.
+ */
+function text(value: string, max: number, field: string, v: Violations): void {
+  if (!value.isWellFormed()) v.add(field, "must be valid Unicode text (no lone surrogates)");
+  else if (charCount(value) > max) v.add(field, `must be at most ${max} characters`);
+}
+
+/**
  * Validates the fields a write takes from the input: all of them, or the
  * masked ones over `base`. Violations name fields under `prefix`.
  */
@@ -192,11 +201,11 @@ function writable(
   if (take("period_end")) out.periodEnd = date(input.periodEnd, f("period_end"), v);
   if (take("allocated_pct")) out.allocatedBp = percent(input.allocatedPct, f("allocated_pct"), v);
   if (take("notes")) {
-    if (charCount(input.notes) > MAX_NOTES_CHARS) v.add(f("notes"), `must be at most ${MAX_NOTES_CHARS} characters`);
+    text(input.notes, MAX_NOTES_CHARS, f("notes"), v);
     out.notes = input.notes;
   }
   if (take("source")) {
-    if (charCount(input.source) > MAX_SOURCE_CHARS) v.add(f("source"), `must be at most ${MAX_SOURCE_CHARS} characters`);
+    text(input.source, MAX_SOURCE_CHARS, f("source"), v);
     out.source = input.source === "" ? DEFAULT_SOURCE : input.source;
   }
   if (take("source_type")) {

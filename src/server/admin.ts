@@ -13,13 +13,29 @@ export interface AdminListener {
   close(): Promise<void>;
 }
 
-export async function startAdmin(options: {
+export interface AdminOptions {
   host: string;
   port: number;
-  metrics: Metrics;
-  /** Undefined until the database is reachable at start-up. */
-  health: () => HealthMonitor | undefined;
-}): Promise<AdminListener> {
+  /** The Prometheus exposition and its content type. */
+  metrics: () => Promise<{ text: string; contentType: string }>;
+  /** Would this process serve? Undefined while starting. */
+  ready: () => Promise<boolean | undefined>;
+}
+
+/** Admin answers for one process: its registry, and its health monitor once started. */
+export function processAdmin(metrics: Metrics, health: () => HealthMonitor | undefined): Pick<AdminOptions, "metrics" | "ready"> {
+  return {
+    metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+    ready: async () => {
+      const monitor = health();
+      if (!monitor) return undefined;
+      await monitor.fresh();
+      return monitor.ready;
+    },
+  };
+}
+
+export async function startAdmin(options: AdminOptions): Promise<AdminListener> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
@@ -29,15 +45,15 @@ export async function startAdmin(options: {
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
     if (path === "/healthz") return reply(200, "ok\n");
     if (path === "/readyz") {
-      const health = options.health();
-      if (!health) return reply(503, "starting: waiting for the database\n");
-      void health.fresh().then(() => (health.ready ? reply(200, "ready\n") : reply(503, "not ready\n")));
+      void options.ready().then((ready) =>
+        ready === undefined ? reply(503, "starting: waiting for the database\n") : ready ? reply(200, "ready\n") : reply(503, "not ready\n"),
+      );
       return;
     }
     if (path === "/metrics") {
-      void options.metrics.registry.metrics().then(
-        (text) => reply(200, text, options.metrics.registry.contentType),
-        () => reply(500, "metrics failed\n"),
+      void options.metrics().then(
+        (m) => reply(200, m.text, m.contentType),
+        (err: unknown) => reply(500, `metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
       );
       return;
     }

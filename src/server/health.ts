@@ -96,6 +96,11 @@ export class HealthMonitor {
     return this.status("") === Status.SERVING;
   }
 
+  /** Calls `listener` whenever the status may have changed. */
+  onChange(listener: () => void): void {
+    this.listeners.add(listener);
+  }
+
   private notify(): void {
     for (const listener of this.listeners) listener();
   }

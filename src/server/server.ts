@@ -5,7 +5,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
@@ -17,6 +16,7 @@ import { listen, type Listener } from "./listener.js";
 import type { Observer } from "./observe.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { routes, type Services } from "./routes.js";
+import { rpcHandler } from "./rpc-handler.js";
 
 export interface ServerOptions {
   host: string;
@@ -46,7 +46,7 @@ export function correlationId(header: string | string[] | undefined): string {
 
 export async function startServer(options: ServerOptions): Promise<Listener> {
   const reflection = new ReflectionIndex(SERVED);
-  const rpc = connectNodeAdapter({
+  const rpc = rpcHandler({
     routes: (router: ConnectRouter) => {
       routes(options.services, { maxDeadlineMs: options.maxDeadlineMs })(router);
       healthRoutes(options.health)(router);
@@ -59,6 +59,10 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
         correlationId: correlationId(req.headers["x-request-id"]),
         peer: `${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? ""}`,
       }),
+    fallback: (_req, res) => {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end("not found\n");
+    },
   });
   const handler = createHttpHandler({ rpc, health: options.health, corsOrigins: options.corsOrigins, uiDir: options.uiDir });
   return listen({ host: options.host, port: options.port, handler, tls: options.tls, ...options.limits });

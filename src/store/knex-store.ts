@@ -51,6 +51,8 @@ interface RequestRow {
 const CAPACITIES = "capacities";
 const REQUESTS = "capacity_requests";
 const PERSONS = "capacity_persons";
+const GET_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? limit 1";
+const GET_APP_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? and `app_id` = ? limit 1";
 /** The columns availability needs. */
 const ALLOCATION_COLUMNS = ["id", "person_id", "period_start", "period_end", "allocated_bp"];
 
@@ -200,7 +202,7 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** Gives a query the time left before the deadline as its timeout (MySQL cancels it server-side). */
-function within<Q extends Knex.QueryBuilder>(query: Q, scope: Scope, dialect: Dialect): Q {
+function within<Q extends Knex.QueryBuilder | Knex.Raw>(query: Q, scope: Scope, dialect: Dialect): Q {
   if (scope.deadline === undefined) return query;
   const left = scope.deadline - Date.now();
   if (left <= 0) throw new DeadlineExceededError("deadline exceeded; nothing was written");
@@ -308,10 +310,13 @@ export class KnexCapacityStore implements CapacityStore {
 
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined> {
     return guard(async () => {
-      const row = (await scoped(this.table(CAPACITIES, scope).select("*"), scope).andWhere("id", id).first()) as
-        | CapacityRow
-        | undefined;
-      return row && toRecord(row);
+      // The hottest read: constant SQL text, no query-builder compilation per call.
+      const sql = scope.appId === undefined ? GET_SQL : GET_APP_SQL;
+      const bindings = scope.appId === undefined ? [scope.tenantId, id] : [scope.tenantId, id, scope.appId];
+      const result = (await within(this.knex.raw(sql, bindings), scope, this.dialect)) as unknown;
+      // mysql2 answers [rows, fields]; better-sqlite3 answers rows.
+      const rows = (this.dialect === "mysql" ? (result as [CapacityRow[]])[0] : result) as CapacityRow[];
+      return rows[0] && toRecord(rows[0]);
     });
   }
 

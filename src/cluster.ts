@@ -1,0 +1,94 @@
+/**
+ * CAPACITY_WORKERS > 1: a primary process and N workers sharing the ports
+ * (Node's cluster), so one replica uses several cores. The primary migrates
+ * once, serves the admin port (metrics summed over workers, ready when every
+ * worker is), replaces a worker that dies, and on SIGTERM drains them all.
+ */
+import cluster, { type Worker } from "node:cluster";
+import type { Logger } from "pino";
+import { AggregatorRegistry } from "prom-client";
+import { startApp, waitForDatabase, type App } from "./app.js";
+import type { Config } from "./config.js";
+import { startAdmin } from "./server/admin.js";
+import { openDatabase } from "./store/database.js";
+
+interface ReadyMessage {
+  type: "capacity:ready";
+  ready: boolean;
+  port: number;
+  grpcPort: number | undefined;
+}
+
+export async function runPrimary(config: Config, log: Logger): Promise<void> {
+  const knex = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  await waitForDatabase(knex, config, log, true);
+  await knex.destroy();
+
+  const aggregator = new AggregatorRegistry();
+  const ready = new Map<number, boolean>();
+  const admin = await startAdmin({
+    host: config.adminHost,
+    port: config.adminPort,
+    metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
+    ready: async () => {
+      if (ready.size < config.workers) return undefined;
+      return [...ready.values()].every(Boolean);
+    },
+  });
+
+  let stopping = false;
+  let announced = false;
+  const fork = (): Worker => {
+    const worker = cluster.fork({ CAPACITY_CLUSTER_WORKER: "1" });
+    worker.on("message", (m: ReadyMessage) => {
+      if (m?.type !== "capacity:ready") return;
+      ready.set(worker.id, m.ready);
+      if (!announced && ready.size === config.workers) {
+        announced = true;
+        log.info({ port: m.port, grpcPort: m.grpcPort, adminPort: admin.port, workers: config.workers, pid: process.pid }, "capacity listening");
+      }
+    });
+    return worker;
+  };
+  cluster.on("exit", (worker, code, signal) => {
+    ready.delete(worker.id);
+    if (stopping) return;
+    log.error({ worker: worker.process.pid, code, signal }, "worker died; starting another");
+    setTimeout(fork, 500);
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining workers");
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const exits = workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once("exit", () => r()))));
+    for (const w of workers) w.process.kill("SIGTERM");
+    const force = setTimeout(() => workers.forEach((w) => w.process.kill("SIGKILL")), config.shutdownGraceMs + 5000);
+    void Promise.all(exits).then(async () => {
+      clearTimeout(force);
+      await admin.close();
+      log.info("stopped");
+      process.exit(0);
+    });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+/** A worker: the service without admin listener or migrations, reporting readiness to the primary. */
+export async function runWorker(config: Config, log: Logger): Promise<App> {
+  const app = await startApp(config, log, { worker: true });
+  // Constructing one installs prom-client's answer to the primary's metrics requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([app.metrics.registry]);
+  const report = (): void => {
+    process.send?.({ type: "capacity:ready", ready: app.health.ready, port: app.port, grpcPort: app.grpcPort } satisfies ReadyMessage);
+  };
+  app.health.onChange(report);
+  report();
+  return app;
+}
+
+export const isWorker = (): boolean => cluster.isWorker && process.env.CAPACITY_CLUSTER_WORKER === "1";

@@ -1,0 +1,83 @@
+/**
+ * OWASP API1 (broken object-level authorization): every RPC called with the
+ * other side's token and the victim's ids, across tenants and across apps of
+ * one tenant. The answer must be exactly the one a missing id gets, and the
+ * victim's rows must be unchanged, compared row by row.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeTime, ulid } from "ulid";
+import { OverallocationPolicy } from "../../src/gen/work/v1/capacity_pb.js";
+import { CLIENT_KINDS, createTestClient, ok, type Outcome, type TestClient } from "../helpers/clients.js";
+import { ENGINES } from "../helpers/databases.js";
+import { person, project, tenant } from "../helpers/ids.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { Figures } from "./figures.js";
+
+const figures = new Figures("isolation");
+afterAll(() => figures.save());
+
+/** Same code and the same message once the id is swapped for a placeholder. */
+function shape(o: Outcome<unknown>, id: string): unknown {
+  if (o.ok) return { ok: true, value: o.value };
+  return { code: o.code, message: o.message.replaceAll(id, "<id>"), violations: o.violations };
+}
+
+describe.each(ENGINES)("isolation on %s", (engine) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(engine);
+  });
+  afterAll(async () => server?.close());
+
+  it.each(CLIENT_KINDS)("no RPC through %s lets one tenant or app touch another's records", async (kind) => {
+    const client: TestClient = createTestClient(kind, server.baseUrl);
+    const victimTenant = tenant("victim");
+    const victim = await server.token(victimTenant, { appId: "crm" });
+    const victimPerson = person();
+    const records = [];
+    for (let i = 0; i < 3; i++) {
+      records.push(
+        ok(await client.call("setCapacity", { capacity: { personId: victimPerson, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 30, notes: `secret ${i}` } }, victim)),
+      );
+    }
+    ok(await client.call("deleteCapacity", { id: records[2]!.id }, victim));
+    const snapshot = async () => server.db.knex("capacities").where({ tenant_id: victimTenant }).orderBy("id");
+    const before = await snapshot();
+
+    const attackers = { "other tenant": await server.token(tenant("attacker")), "other app, same tenant": await server.token(victimTenant, { appId: "erp" }) };
+    // Ids an attacker might guess: the victim's own, and fresh ULIDs from the victim's timestamps.
+    const guessed = records.map((r) => `cap_${ulid(decodeTime(r.id.slice(4)))}`);
+    for (const [who, token] of Object.entries(attackers)) {
+      for (const id of [...records.map((r) => r.id), ...guessed]) {
+        const missing = `cap_${ulid(0)}`;
+        const calls: Array<[string, (x: string) => Promise<Outcome<unknown>>]> = [
+          ["get", (x) => client.call("getCapacity", { id: x }, token)],
+          ["update", (x) => client.call("setCapacity", { capacity: { id: x, allocatedPct: 99, notes: "pwned" }, updateMask: { paths: ["allocated_pct", "notes"] } }, token)],
+          ["replace", (x) => client.call("setCapacity", { capacity: { id: x, personId: victimPerson, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 1 } }, token)],
+          ["validate-only update", (x) => client.call("setCapacity", { capacity: { id: x, notes: "x" }, updateMask: { paths: ["notes"] }, validateOnly: true }, token)],
+          ["delete", (x) => client.call("deleteCapacity", { id: x }, token)],
+          ["undelete", (x) => client.call("undeleteCapacity", { id: x, overallocationPolicy: OverallocationPolicy.REJECT }, token)],
+          ["confirm", (x) => client.call("confirmCapacity", { id: x }, token)],
+        ];
+        for (const [name, call] of calls) {
+          const attack = await call(id);
+          const baseline = await call(missing);
+          expect({ who, name, answer: shape(attack, id) }).toEqual({ who, name, answer: shape(baseline, missing) });
+          figures.add("attacks");
+          if (!attack.ok) figures.add("rejected as missing");
+        }
+      }
+      // Reads by filter show nothing of the victim's.
+      const listed = ok(await client.call("listCapacities", { personId: victimPerson, showDeleted: true }, token));
+      expect(listed.capacities).toEqual([]);
+      const availability = ok(await client.call("getPersonAvailability", { personId: victimPerson, periodStart: "2027-01-01", periodEnd: "2027-01-31" }, token));
+      expect(availability.segments.flatMap((s) => s.capacityIds)).toEqual([]);
+      const batch = ok(await client.call("batchGetPersonAvailability", { personIds: [victimPerson], periodStart: "2027-01-01", periodEnd: "2027-01-31" }, token));
+      expect(batch.availabilities[0]!.peakAllocatedPct).toBe(0);
+      figures.add("attacks", 3);
+      figures.add("rejected as missing", 3);
+    }
+    expect(await snapshot()).toEqual(before);
+    client.close();
+  });
+});
