@@ -156,6 +156,8 @@ const WORKERS = process.env.BENCH_WORKERS ?? "2";
 async function startService(database: string): Promise<Proc> {
   return startProcess(["dist/src/main.js"], {
     NODE_ENV: "production",
+    // The heap ceiling recommended in docs/operations.md (keeps each process under 200 MB RSS).
+    NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? "--max-old-space-size=160",
     CAPACITY_WORKERS: WORKERS,
     CAPACITY_GRPC_PORT: "0",
     CAPACITY_HOST: "127.0.0.1",

@@ -20,6 +20,31 @@ import {
 import type { CapacityStore, PersonAllocation, Window } from "../store/store.js";
 
 export const MAX_BATCH_PERSONS = 500;
+/**
+ * Batch reads are the heaviest calls (up to 500 people, thousands of rows):
+ * at most this many run at once per process, the rest queue. That bounds
+ * memory under load and keeps cheap calls from starving behind them.
+ */
+export const MAX_CONCURRENT_BATCHES = 4;
+
+/** A counting semaphore. */
+class Gate {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
 
 export interface AvailabilityRpcs {
   getPersonAvailability(caller: Call, req: GetPersonAvailabilityRequest): Promise<PersonAvailability>;
@@ -79,6 +104,7 @@ function toAvailability(
 }
 
 export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
+  const batches = new Gate(MAX_CONCURRENT_BATCHES);
   return {
     async getPersonAvailability(caller, req) {
       const v = new Violations();
@@ -106,12 +132,14 @@ export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
         if (minAvailableBp === undefined) v.add("min_available_pct", PERCENT_RULE);
       }
       v.throwIfAny();
-      const byPerson = new Map<string, PersonAllocation[]>(personIds.map((p) => [p, []]));
-      for (const a of await store.allocations(scopeOf(caller), personIds, window, req.confirmedOnly)) {
-        byPerson.get(a.personId)?.push(a);
-      }
-      return create(BatchGetPersonAvailabilityResponseSchema, {
-        availabilities: personIds.map((p) => toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp)),
+      return batches.run(async () => {
+        const byPerson = new Map<string, PersonAllocation[]>(personIds.map((p) => [p, []]));
+        for (const a of await store.allocations(scopeOf(caller), personIds, window, req.confirmedOnly)) {
+          byPerson.get(a.personId)?.push(a);
+        }
+        return create(BatchGetPersonAvailabilityResponseSchema, {
+          availabilities: personIds.map((p) => toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp)),
+        });
       });
     },
   };

@@ -17,7 +17,7 @@ import { Figures } from "./figures.js";
 
 const figures = new Figures("fuzz");
 afterAll(() => figures.save());
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
 
 const nasty = fc.constantFrom(
   "",
@@ -152,6 +152,34 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
     );
     // Still serving on the same connection.
     ok(await client.call("getCapacity", { id: record.id }, token));
+    client.close();
+  });
+
+  it.each(["grpc-connect-node", "connect-json-http1"] as const)("stores any accepted free text byte for byte over %s", async (kind) => {
+    const client = createTestClient(kind, server.baseUrl);
+    const token = await server.token(tenant("fuzz-text"));
+    await fc.assert(
+      fc.asyncProperty(text, fc.string({ unit: "binary", maxLength: 64 }), async (notes, source) => {
+        const out = await client.call(
+          "setCapacity",
+          { capacity: { personId: person(), projectId: project(), periodStart: "2027-05-01", periodEnd: "2027-05-02", allocatedPct: 1, notes, source } },
+          token,
+        );
+        figures.add("requests fuzzed");
+        figures.add(`status ${out.ok ? "OK" : Code[out.code]}`);
+        if (!out.ok) {
+          // Refused only for a rule: not valid Unicode, or too long.
+          expect(out.code).toBe(Code.InvalidArgument);
+          expect(!notes.isWellFormed() || !source.isWellFormed() || [...notes].length > 4000 || [...source].length > 64).toBe(true);
+          return;
+        }
+        const stored = ok(await client.call("getCapacity", { id: out.value.id }, token));
+        expect(Buffer.from(stored.notes)).toEqual(Buffer.from(notes));
+        expect(Buffer.from(stored.source)).toEqual(Buffer.from(source === "" ? "edm" : source));
+        figures.add("accepted writes read back");
+      }),
+      { numRuns: RUNS / 2 },
+    );
     client.close();
   });
 

@@ -24,6 +24,15 @@ describe("isIsoDate", () => {
 });
 
 describe("epoch days", () => {
+  it("agree with Date for every day from 1000 to 9999 (sampled) and across the epoch", () => {
+    for (let day = -354_285; day <= 2_932_896; day += 997) {
+      const iso = new Date(day * 86_400_000).toISOString().slice(0, 10);
+      expect(fromEpochDay(day)).toBe(iso);
+      expect(toEpochDay(iso)).toBe(day);
+    }
+    for (let day = -400; day <= 400; day++) expect(toEpochDay(fromEpochDay(day))).toBe(day);
+  });
+
   it("round-trips across month, year and leap-day edges", () => {
     for (const d of ["1970-01-01", "2024-02-28", "2024-02-29", "2024-03-01", "2026-12-31", "2027-01-01"]) {
       expect(fromEpochDay(toEpochDay(d))).toBe(d);

@@ -22,6 +22,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (line.includes('"msg":"call"')) return; // per-call lines: not needed, and many
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
@@ -34,7 +35,10 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
     setTimeout(() => reject(new Error("server did not start in 30 s")), 30_000).unref();
   });
   child.stderr!.resume();
-  const ready = await listening;
+  const ready = await listening.catch((err: unknown) => {
+    child.kill("SIGKILL"); // never leave an orphan behind a failed start
+    throw err;
+  });
   const port = Number(ready.port);
   return {
     port,
