@@ -11,7 +11,7 @@ import {
   FailedPreconditionError,
   Violations,
 } from "./errors.js";
-import { canonicalReference, REFERENCE_RULE } from "./ids.js";
+import { requiredReference } from "./ids.js";
 import { PERCENT_RULE, toBasisPoints } from "./percent.js";
 
 export const SCHEMA_VERSION = 1;
@@ -129,16 +129,6 @@ type Writable = Pick<
   "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType"
 >;
 
-function reference(value: string, field: string, v: Violations): string {
-  if (value === "") {
-    v.add(field, "is required");
-    return value;
-  }
-  const canonical = canonicalReference(value);
-  if (canonical === undefined) v.add(field, REFERENCE_RULE);
-  return canonical ?? value;
-}
-
 function date(value: string, field: string, v: Violations): string {
   if (value === "") v.add(field, "is required");
   else if (!isIsoDate(value)) v.add(field, DATE_RULE);
@@ -195,8 +185,8 @@ function writable(
         source: DEFAULT_SOURCE,
         sourceType: SourceType.API,
       };
-  if (take("person_id")) out.personId = reference(input.personId, f("person_id"), v);
-  if (take("project_id")) out.projectId = reference(input.projectId, f("project_id"), v);
+  if (take("person_id")) out.personId = requiredReference(input.personId, f("person_id"), v);
+  if (take("project_id")) out.projectId = requiredReference(input.projectId, f("project_id"), v);
   if (take("period_start")) out.periodStart = date(input.periodStart, f("period_start"), v);
   if (take("period_end")) out.periodEnd = date(input.periodEnd, f("period_end"), v);
   if (take("allocated_pct")) out.allocatedBp = percent(input.allocatedPct, f("allocated_pct"), v);

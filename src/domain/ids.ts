@@ -1,4 +1,5 @@
 import { monotonicFactory } from "ulid";
+import type { Violations } from "./errors.js";
 
 /** Crockford base32 ULID, 26 characters; the first one keeps the 48-bit timestamp in range. */
 const ULID = "[0-7][0-9A-HJKMNP-TV-Z]{25}";
@@ -31,6 +32,23 @@ export function canonicalReference(value: string): string | undefined {
 }
 
 export const REFERENCE_RULE = "must be a UUID or a type-prefixed ULID such as per_01HV6Z0Q6M3W3Y4X5V6T7S8R9P";
+
+/** A required reference field in canonical form; a violation when empty or malformed. */
+export function requiredReference(value: string, field: string, v: Violations): string {
+  if (value === "") {
+    v.add(field, "is required");
+    return value;
+  }
+  return optionalReference(value, field, v) ?? value;
+}
+
+/** An optional reference (a filter): undefined when empty; a violation when malformed. */
+export function optionalReference(value: string, field: string, v: Violations): string | undefined {
+  if (value === "") return undefined;
+  const canonical = canonicalReference(value);
+  if (canonical === undefined) v.add(field, REFERENCE_RULE);
+  return canonical;
+}
 
 /** Tenant and application ids from tokens: 1–64 characters, letters, digits, `_`, `-`, `.`. */
 const SCOPE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

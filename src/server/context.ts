@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
 import type { Caller } from "../auth/caller.js";
 
@@ -11,3 +12,9 @@ export interface CallInfo {
 }
 
 export const callInfoKey = createContextKey<CallInfo>({ correlationId: "", peer: "" }, { description: "call info" });
+
+/** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */
+export function correlationId(header: string | string[] | undefined): string {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && /^[\x21-\x7e]{1,128}$/.test(value) ? value : randomUUID();
+}

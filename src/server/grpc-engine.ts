@@ -18,7 +18,7 @@ import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_p
 import type { CapacityService } from "../service/capacity-service.js";
 import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
-import { correlationId } from "./server.js";
+import { correlationId } from "./context.js";
 
 export interface GrpcEngineOptions {
   host: string;

@@ -3,12 +3,11 @@
  * gRPC and gRPC-Web) with the capacity, health and reflection services, the
  * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
  */
-import { randomUUID } from "node:crypto";
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
-import { callInfoKey } from "./context.js";
+import { callInfoKey, correlationId } from "./context.js";
 import { healthRoutes, type HealthMonitor } from "./health.js";
 import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
@@ -37,12 +36,6 @@ export interface ServerOptions {
 /** Every service on the port; the first is the API, the rest are public metadata. */
 export const SERVED = [CapacityServiceDef, Health, ...REFLECTION_SERVICES];
 const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
-
-/** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */
-export function correlationId(header: string | string[] | undefined): string {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value !== undefined && /^[\x21-\x7e]{1,128}$/.test(value) ? value : randomUUID();
-}
 
 export async function startServer(options: ServerOptions): Promise<Listener> {
   const reflection = new ReflectionIndex(SERVED);

@@ -7,7 +7,7 @@ import { scopeOf, type Call } from "./call.js";
 import { FULL_BP, summarize, withinThreeYears, type Allocation } from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
 import { Violations } from "../domain/errors.js";
-import { canonicalReference, REFERENCE_RULE } from "../domain/ids.js";
+import { requiredReference } from "../domain/ids.js";
 import { fromBasisPoints, PERCENT_RULE, toBasisPoints } from "../domain/percent.js";
 import {
   BatchGetPersonAvailabilityResponseSchema,
@@ -64,16 +64,6 @@ function checkWindow(start: string, end: string, v: Violations): Window {
   return { start, end };
 }
 
-function personField(value: string, field: string, v: Violations): string {
-  if (value === "") {
-    v.add(field, "is required");
-    return value;
-  }
-  const canonical = canonicalReference(value);
-  if (canonical === undefined) v.add(field, REFERENCE_RULE);
-  return canonical ?? value;
-}
-
 function toAvailability(
   personId: string,
   window: Window,
@@ -108,7 +98,7 @@ export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
   return {
     async getPersonAvailability(caller, req) {
       const v = new Violations();
-      const personId = personField(req.personId, "person_id", v);
+      const personId = requiredReference(req.personId, "person_id", v);
       const window = checkWindow(req.periodStart, req.periodEnd, v);
       v.throwIfAny();
       const allocations = await store.allocations(scopeOf(caller), [personId], window, req.confirmedOnly);
@@ -119,7 +109,7 @@ export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
       const v = new Violations();
       if (req.personIds.length === 0) v.add("person_ids", "must name at least one person");
       if (req.personIds.length > MAX_BATCH_PERSONS) v.add("person_ids", `must name at most ${MAX_BATCH_PERSONS} people`);
-      const personIds = req.personIds.slice(0, MAX_BATCH_PERSONS).map((p, i) => personField(p, `person_ids[${i}]`, v));
+      const personIds = req.personIds.slice(0, MAX_BATCH_PERSONS).map((p, i) => requiredReference(p, `person_ids[${i}]`, v));
       const seen = new Set<string>();
       personIds.forEach((p, i) => {
         if (seen.has(p)) v.add(`person_ids[${i}]`, "is a duplicate; name each person once");

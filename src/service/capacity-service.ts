@@ -20,7 +20,7 @@ import {
 import { firstOverallocation } from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
 import { InvalidArgumentError, NotFoundError, OverallocatedError, Violations } from "../domain/errors.js";
-import { canonicalReference, isCapacityId, newCapacityId, REFERENCE_RULE } from "../domain/ids.js";
+import { isCapacityId, newCapacityId, optionalReference } from "../domain/ids.js";
 import {
   CapacitySchema,
   ListCapacitiesResponseSchema,
@@ -68,14 +68,6 @@ function checkId(id: string, field: string, v: Violations): void {
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`capacity ${id} not found`);
-}
-
-/** A filter reference: empty means "no filter", anything else must be well-formed. */
-function filterReference(value: string, field: string, v: Violations): string | undefined {
-  if (value === "") return undefined;
-  const canonical = canonicalReference(value);
-  if (canonical === undefined) v.add(field, REFERENCE_RULE);
-  return canonical;
 }
 
 function filterDate(value: string, field: string, v: Violations): string | undefined {
@@ -169,8 +161,8 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
     async listCapacities(caller, req) {
       const v = new Violations();
       if (req.pageSize < 0) v.add("page_size", "must not be negative");
-      const personId = filterReference(req.personId, "person_id", v);
-      const projectId = filterReference(req.projectId, "project_id", v);
+      const personId = optionalReference(req.personId, "person_id", v);
+      const projectId = optionalReference(req.projectId, "project_id", v);
       const periodFrom = filterDate(req.periodFrom, "period_from", v);
       const periodTo = filterDate(req.periodTo, "period_to", v);
       if (periodFrom !== undefined && periodTo !== undefined && v.empty && periodFrom > periodTo) {

@@ -3,7 +3,6 @@
  * a broken schema (driver errors), an unreachable database.
  */
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { Writable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { pino } from "pino";
@@ -14,15 +13,8 @@ import { createTestClient, type Outcome } from "../helpers/clients.js";
 import { ENGINES, MYSQL_URL } from "../helpers/databases.js";
 import { person, project, tenant } from "../helpers/ids.js";
 import { startTestServer, TEST_SECRET, type TestServer } from "../helpers/server.js";
+import { freePort } from "../helpers/ports.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((r) => probe.close(() => r()));
-  return port;
-}
 
 function code<T>(o: Outcome<T>): Code | "ok" {
   return o.ok ? "ok" : o.code;
