@@ -67,6 +67,7 @@ export async function waitForDatabase(knex: Knex, config: Config, log: Logger, r
       if (config.dbWaitMs > 0 && waited + delay > config.dbWaitMs) throw err;
       const reason = (err as { code?: string }).code ?? (err instanceof Error ? err.name : "error");
       log.warn({ attempt, retryInMs: delay, reason }, `waiting for the database: ${describeDatabase(config)}`);
+      log.flush();
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { AggregatorRegistry } from "prom-client";
 import { startApp, waitForDatabase, type App } from "./app.js";
 import type { Config } from "./config.js";
+import { flushLog } from "./log.js";
 import { startAdmin } from "./server/admin.js";
 import { openDatabase } from "./store/database.js";
 
@@ -46,6 +47,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       if (!announced && ready.size === config.workers) {
         announced = true;
         log.info({ port: m.port, grpcPort: m.grpcPort, adminPort: admin.port, workers: config.workers, pid: process.pid }, "capacity listening");
+        log.flush();
       }
     });
     return worker;
@@ -54,6 +56,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     ready.delete(worker.id);
     if (stopping) return;
     log.error({ worker: worker.process.pid, code, signal }, "worker died; starting another");
+    log.flush();
     setTimeout(fork, 500);
   });
   for (let i = 0; i < config.workers; i++) fork();
@@ -70,6 +73,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       clearTimeout(force);
       await admin.close();
       log.info("stopped");
+      await flushLog(log);
       process.exit(0);
     });
   };

@@ -4,7 +4,7 @@ import { startApp } from "./app.js";
 import { isWorker, runPrimary, runWorker } from "./cluster.js";
 import { mintToken } from "./auth/tokens.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createLogger } from "./log.js";
+import { createLogger, flushLog } from "./log.js";
 
 async function main(): Promise<void> {
   let config: Config;
@@ -25,9 +25,10 @@ async function main(): Promise<void> {
   }
   const worker = isWorker();
   if (!worker) log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort }, "capacity starting");
+  log.flush();
   const app = worker ? await runWorker(config, log) : await startApp(config, log);
   if (worker) {
-    process.on("SIGTERM", () => void app.close().then(() => process.exit(0)));
+    process.on("SIGTERM", () => void app.close().then(() => flushLog(log)).then(() => process.exit(0)));
     process.on("SIGINT", () => {}); // the primary decides
     return;
   }
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     { port: app.port, grpcPort: app.grpcPort, adminPort: app.adminPort, database: config.databaseUrl === undefined ? "sqlite" : "mysql", pid: process.pid },
     "capacity listening",
   );
+  await flushLog(log);
   if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);
 
   let stopping = false;
@@ -43,12 +45,14 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
     app.close().then(
-      () => {
+      async () => {
         log.info("stopped");
+        await flushLog(log);
         process.exit(0);
       },
-      (err: unknown) => {
+      async (err: unknown) => {
         log.error({ err: String(err) }, "shutdown failed");
+        await flushLog(log);
         process.exit(1);
       },
     );
