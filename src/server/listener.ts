@@ -9,6 +9,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { TLSSocket } from "node:tls";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** An HTTP/2 keepalive ping unanswered this long ends the session. */
@@ -113,10 +114,16 @@ function trackSessions(server: H2Server, pingIntervalMs: number): Sessions {
 function trackHttp1(server: http.Server | http2.Http2SecureServer): { closeWhenIdle(): void; cut(): void } {
   const busy = new Map<net.Socket, number>();
   let closing = false;
-  server.on("connection", (socket: net.Socket) => {
+  const track = (socket: net.Socket): void => {
     busy.set(socket, 0);
     socket.once("close", () => busy.delete(socket));
-  });
+  };
+  if (server instanceof http.Server) server.on("connection", track);
+  // With TLS, only connections that ALPN gave to HTTP/1.1 (h2 ones are sessions).
+  else
+    server.on("secureConnection", (socket: TLSSocket) => {
+      if (socket.alpnProtocol !== "h2") track(socket);
+    });
   server.on("request", (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => {
     if (req.httpVersionMajor !== 1) return;
     const socket = req.socket as net.Socket;
