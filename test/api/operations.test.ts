@@ -1,4 +1,5 @@
 /** What an operator relies on: metrics, quiet logs, deadlines and size limits. */
+import http2 from "node:http2";
 import { Writable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
@@ -157,5 +158,26 @@ describe("deadlines and limits", () => {
     } finally {
       await small.close();
     }
+  });
+
+  it("refuses request headers over CAPACITY_MAX_HEADER_BYTES on HTTP/1.1 and HTTP/2 and keeps serving", async () => {
+    const huge = "x".repeat(20_000);
+    const h1 = await fetch(`${server.baseUrl}/work.v1.CapacityService/ListCapacities`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-padding": huge },
+      body: "{}",
+    });
+    expect(h1.status).toBe(431);
+    const session = http2.connect(server.baseUrl);
+    const refused = await new Promise<string>((resolve) => {
+      const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/json", "x-padding": huge });
+      stream.on("response", (h) => resolve(`status ${String(h[":status"])}`));
+      stream.on("error", (err: Error) => resolve(`error ${err.message}`));
+      stream.end("{}");
+    });
+    session.destroy();
+    expect(refused).not.toBe("status 200");
+    const client = createTestClient("grpc-connect-node", server.baseUrl);
+    expect((await client.call("listCapacities", {}, await server.token(tenant()))).ok).toBe(true);
   });
 });
