@@ -5,7 +5,6 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
 
-
 export interface HealthOptions {
   /** Resolves when the database answers. */
   ping: () => Promise<void>;
