@@ -27,10 +27,7 @@ export function processAdmin(metrics: Metrics, health: () => HealthMonitor | und
   return {
     metrics: async () => ({ text: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
     ready: async () => {
-      const monitor = health();
-      if (!monitor) return undefined;
-      await monitor.fresh();
-      return monitor.ready;
+      return health()?.isReady();
     },
   };
 }

@@ -11,10 +11,10 @@ import type { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../auth/caller.js";
 import type { TokenVerifier } from "../auth/verifier.js";
-import { NotFoundError } from "../domain/errors.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
+import { deadlineFor } from "../service/call.js";
 import type { CapacityService } from "../service/capacity-service.js";
 import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
@@ -67,10 +67,10 @@ function toServiceError(error: ConnectError, requestId: string): Partial<grpc.St
   return { code: error.code as number as grpc.status, details: error.rawMessage, metadata };
 }
 
-/** Milliseconds left before a grpc-js deadline (Infinity without one). */
-function remaining(deadline: grpc.Deadline): number {
+/** Milliseconds left before a grpc-js deadline (undefined without one). */
+function remaining(deadline: grpc.Deadline): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return at === Infinity ? Infinity : Math.max(0, at - Date.now());
+  return at === Infinity ? undefined : Math.max(0, at - Date.now());
 }
 
 export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcEngine> {
@@ -83,7 +83,7 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
 
   const unary = (
     method: DescMethod,
-    handle: (caller: Caller | undefined, request: unknown, deadlineMs: number) => Promise<unknown>,
+    handle: (caller: Caller | undefined, request: unknown, deadline: number) => Promise<unknown>,
     needsCaller: boolean,
   ): grpc.handleUnaryCall<unknown, unknown> => {
     return (call, callback) => {
@@ -97,10 +97,10 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
         peer: call.getPeer(),
       });
       let caller: Caller | undefined;
-      const deadlineMs = Math.min(remaining(call.getDeadline()), options.maxDeadlineMs);
+      const deadline = deadlineFor(remaining(call.getDeadline()), options.maxDeadlineMs);
       (async () => {
         if (needsCaller) caller = await options.verifier.verify(call.metadata.get("authorization")[0]?.toString());
-        return handle(caller, call.request, deadlineMs);
+        return handle(caller, call.request, deadline);
       })().then(
         (response) => {
           observed.end(caller);
@@ -119,7 +119,7 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
   const capacity = options.capacity as unknown as Record<string, (call: unknown, req: unknown) => Promise<unknown>>;
   for (const method of CapacityServiceDef.methods) {
     api[method.name] = definition(method);
-    impl[method.name] = unary(method, (caller, req, deadlineMs) => capacity[method.localName]!({ ...caller!, deadline: Date.now() + deadlineMs }, req), true);
+    impl[method.name] = unary(method, (caller, req, deadline) => capacity[method.localName]!({ ...caller!, deadline }, req), true);
   }
   server.addService(api, impl);
 
@@ -128,13 +128,7 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
   server.addService(
     { Check: definition(check) },
     {
-      Check: unary(check, async (_caller, req) => {
-        await options.health.fresh();
-        const service = (req as { service: string }).service;
-        const status = options.health.status(service);
-        if (status === undefined) throw new NotFoundError(`unknown service ${service}`);
-        return create(check.output, { status });
-      }, false),
+      Check: unary(check, async (_caller, req) => create(check.output, { status: await options.health.check((req as { service: string }).service) }), false),
     },
   );
 

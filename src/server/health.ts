@@ -2,7 +2,8 @@
  * Serving status for grpc.health.v1.Health and the HTTP probes: SERVING while
  * the database answers and the server is not draining.
  */
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { NotFoundError } from "../domain/errors.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
 
 export interface HealthOptions {
@@ -90,6 +91,20 @@ export class HealthMonitor {
     return [...this.known];
   }
 
+  /** The status of a service after a fresh-enough ping; NotFoundError for a service this server lacks. */
+  async check(service: string): Promise<Status> {
+    await this.fresh();
+    const status = this.status(service);
+    if (status === undefined) throw new NotFoundError(`unknown service ${service}`);
+    return status;
+  }
+
+  /** Would this process serve, after a fresh-enough ping. */
+  async isReady(): Promise<boolean> {
+    await this.fresh();
+    return this.ready;
+  }
+
   get ready(): boolean {
     return this.status("") === Status.SERVING;
   }
@@ -135,10 +150,7 @@ export function healthRoutes(monitor: HealthMonitor): (router: ConnectRouter) =>
   return (router) => {
     router.service(Health, {
       async check(req) {
-        await monitor.fresh();
-        const status = monitor.status(req.service);
-        if (status === undefined) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
-        return { status };
+        return { status: await monitor.check(req.service) };
       },
       async *watch(req, ctx) {
         for await (const status of monitor.watch(req.service, ctx.signal)) yield { status };

@@ -102,9 +102,7 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return send(res, 200, "ok\n");
       if (path === "/readyz") {
-        void options.health.fresh().then(() =>
-          options.health.ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n"),
-        );
+        void options.health.isReady().then((ready) => (ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n")));
         return;
       }
       if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {

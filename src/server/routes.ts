@@ -2,7 +2,7 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { UnauthenticatedError } from "../domain/errors.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityService } from "../service/capacity-service.js";
-import type { Call } from "../service/call.js";
+import { deadlineFor, type Call } from "../service/call.js";
 import { callerKey } from "./context.js";
 
 export interface Services {
@@ -18,7 +18,7 @@ export interface RouteOptions {
 function callOf(ctx: HandlerContext, maxDeadlineMs: number): Call {
   const caller = ctx.values.get(callerKey);
   if (!caller) throw new UnauthenticatedError("no verified caller");
-  return { ...caller, deadline: Date.now() + Math.min(ctx.timeoutMs() ?? maxDeadlineMs, maxDeadlineMs) };
+  return { ...caller, deadline: deadlineFor(ctx.timeoutMs(), maxDeadlineMs) };
 }
 
 /** The API's RPCs, each handed to the service core with its call. */

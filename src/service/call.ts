@@ -7,6 +7,11 @@ export interface Call extends Caller {
   deadline: number;
 }
 
+/** A call's deadline (epoch ms): the client's timeout, or none, capped at `maxMs`. */
+export function deadlineFor(clientTimeoutMs: number | undefined, maxMs: number): number {
+  return Date.now() + Math.min(clientTimeoutMs ?? maxMs, maxMs);
+}
+
 /** Whose records a call may touch, and the deadline every query inherits. */
 export function scopeOf(call: Call): Scope {
   return { tenantId: call.tenantId, appId: call.appId, deadline: call.deadline };

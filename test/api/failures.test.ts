@@ -3,9 +3,7 @@
  * a broken schema (driver errors), an unreachable database.
  */
 import { randomUUID } from "node:crypto";
-import { Writable } from "node:stream";
 import { Code } from "@connectrpc/connect";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../src/auth/tokens.js";
 import { openDatabase } from "../../src/store/database.js";
@@ -13,6 +11,7 @@ import { createTestClient, type Outcome } from "../helpers/clients.js";
 import { ENGINES, MYSQL_URL } from "../helpers/databases.js";
 import { person, project, tenant } from "../helpers/ids.js";
 import { startTestServer, TEST_SECRET, type TestServer } from "../helpers/server.js";
+import { capturedLog } from "../helpers/log.js";
 import { freePort } from "../helpers/ports.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
@@ -23,21 +22,6 @@ function code<T>(o: Outcome<T>): Code | "ok" {
 const create = () => ({
   capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 },
 });
-
-/** A logger whose JSON lines the test can read. */
-function capturedLog(): { log: pino.Logger; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return {
-    log: pino({ level: "info" }, sink),
-    lines: () => chunks.join("").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 describe.each(ENGINES)("on %s", (engine) => {
   describe("tokens", () => {

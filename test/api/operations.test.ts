@@ -1,30 +1,18 @@
 /** What an operator relies on: metrics, quiet logs, deadlines and size limits. */
 import http2 from "node:http2";
-import { Writable } from "node:stream";
 import { Code } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 import { createTestClient, ok } from "../helpers/clients.js";
+import { capturedLog } from "../helpers/log.js";
 import { person, project, tenant } from "../helpers/ids.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-function capture(): { log: pino.Logger; text: () => string } {
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  return { log: pino({ level: "debug" }, sink), text: () => chunks.join("") };
-}
-
 describe("metrics and logs", () => {
   let server: TestServer;
-  const logs = capture();
+  const logs = capturedLog("debug");
   beforeAll(async () => {
     server = await startTestServer("mysql", { log: logs.log });
   });
