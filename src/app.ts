@@ -75,10 +75,16 @@ export async function waitForDatabase(knex: Knex, config: Config, log: Logger, r
 
 export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
+  const observer = new Observer(log, metrics);
   let health: HealthMonitor | undefined;
   const admin = options.worker
     ? undefined
-    : await startAdmin({ host: config.adminHost, port: config.adminPort, ...processAdmin(metrics, () => health) });
+    : await startAdmin({
+        host: config.adminHost,
+        port: config.adminPort,
+        ...processAdmin(metrics, () => health),
+        onRefusal: (reason, facts) => observer.refused(reason, facts),
+      });
   const knex = openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -100,7 +106,6 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     health = monitor;
     const capacity = createCapacityService({ store });
     const verifier = createTokenVerifier(config.jwt, secret);
-    const observer = new Observer(log, metrics);
     const listener = await startServer({
       host: config.host,
       port: config.port,
@@ -114,7 +119,10 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
         maxConcurrentStreams: config.maxConcurrentStreams,
         maxHeaderBytes: config.maxHeaderBytes,
         pingIntervalMs: config.pingIntervalMs,
+        firstRequestTimeoutMs: config.firstRequestTimeoutMs,
+        maxConnections: config.maxConnections,
       },
+      watchLimits: { perProcess: config.maxWatchStreams, perConnection: config.maxWatchStreamsPerConnection },
       corsOrigins: config.corsOrigins,
       uiDir: config.ui ? uiDirectory() : undefined,
       tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },

@@ -46,6 +46,14 @@ export interface Config {
   pingIntervalMs: number;
   /** CAPACITY_WORKERS (default 1): processes sharing the ports; more use more cores. */
   workers: number;
+  /** CAPACITY_FIRST_REQUEST_TIMEOUT_MS (default 10 s): a new connection's time to send its first complete request headers (protocol sniffing and TLS included). */
+  firstRequestTimeoutMs: number;
+  /** CAPACITY_MAX_CONNECTIONS (default 4096): connections the main port holds per process; more are closed on arrival. */
+  maxConnections: number;
+  /** CAPACITY_MAX_WATCH_STREAMS (default 1000): open Health/Watch streams per process. */
+  maxWatchStreams: number;
+  /** CAPACITY_MAX_WATCH_STREAMS_PER_CONNECTION (default 16): open Health/Watch streams per connection. */
+  maxWatchStreamsPerConnection: number;
 }
 
 export interface JwtConfig {
@@ -193,5 +201,9 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     maxHeaderBytes: integer(env, "CAPACITY_MAX_HEADER_BYTES", 16_384, 1024, 1_048_576),
     pingIntervalMs: integer(env, "CAPACITY_PING_INTERVAL_MS", 30_000, 1000, 3_600_000),
     workers: integer(env, "CAPACITY_WORKERS", 1, 1, 64),
+    firstRequestTimeoutMs: integer(env, "CAPACITY_FIRST_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
+    maxConnections: integer(env, "CAPACITY_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+    maxWatchStreams: integer(env, "CAPACITY_MAX_WATCH_STREAMS", 1000, 0, 1_000_000),
+    maxWatchStreamsPerConnection: integer(env, "CAPACITY_MAX_WATCH_STREAMS_PER_CONNECTION", 16, 0, 10_000),
   };
 }

@@ -37,6 +37,7 @@ const GRPC_TYPES: Record<string, GrpcType> = {
 export function observeInterceptor(observer: Observer): Interceptor {
   return (next) => async (req) => {
     const info = req.contextValues.get(callInfoKey);
+    info.observed = true;
     const call = observer.start({
       service: req.service.typeName,
       method: req.method.name,

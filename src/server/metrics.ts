@@ -14,6 +14,7 @@ export class Metrics {
   readonly handling: Histogram<"grpc_type" | "grpc_service" | "grpc_method">;
   readonly inFlight: Gauge<"grpc_service" | "grpc_method">;
   readonly queries: Histogram<"operation" | "outcome">;
+  readonly refused: Counter<"reason">;
 
   constructor() {
     const registers = [this.registry];
@@ -38,6 +39,12 @@ export class Metrics {
       help: "Database query latency, in seconds.",
       labelNames: ["operation", "outcome"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.refused = new Counter({
+      name: "capacity_requests_refused_total",
+      help: "Requests and connections turned away before (or outside) the RPC layer, by reason.",
+      labelNames: ["reason"],
       registers,
     });
     collectDefaultMetrics({ register: this.registry });
