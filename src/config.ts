@@ -59,7 +59,19 @@ export interface JwtConfig {
   issuer: string | undefined;
   /** CAPACITY_JWT_AUDIENCE: required `aud` when set. */
   audience: string | undefined;
+  /**
+   * CAPACITY_JWT_MAX_LIFETIME_MS (default 24 h): longest a token may live, as
+   * `exp − iat` and as `exp − now`. Whole seconds count (JWT times are seconds).
+   */
+  maxLifetimeMs?: number | undefined;
+  /** CAPACITY_JWT_CLOCK_SKEW_MS (default 60 s): how far in the future `iat` and `nbf` may be. */
+  clockSkewMs?: number | undefined;
 }
+
+/** Default longest token lifetime: one day, what `npm run token` and the development banner mint. */
+export const DEFAULT_JWT_MAX_LIFETIME_MS = 86_400_000;
+/** Default tolerance for an issuer whose clock runs ahead of ours. */
+export const DEFAULT_JWT_CLOCK_SKEW_MS = 60_000;
 
 /** A setting that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
@@ -177,6 +189,8 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
       jwksUrl,
       issuer: text(env, "CAPACITY_JWT_ISSUER"),
       audience: text(env, "CAPACITY_JWT_AUDIENCE"),
+      maxLifetimeMs: integer(env, "CAPACITY_JWT_MAX_LIFETIME_MS", DEFAULT_JWT_MAX_LIFETIME_MS, 60_000, 31_536_000_000),
+      clockSkewMs: integer(env, "CAPACITY_JWT_CLOCK_SKEW_MS", DEFAULT_JWT_CLOCK_SKEW_MS, 0, 600_000),
     },
     logLevel,
     readMaxBytes: integer(env, "CAPACITY_READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),

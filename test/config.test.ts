@@ -20,6 +20,8 @@ describe("loadConfig", () => {
       CAPACITY_JWT_AUDIENCE: "aud",
       CAPACITY_LOG_LEVEL: "warn",
       CAPACITY_READ_MAX_BYTES: "2048",
+      CAPACITY_JWT_MAX_LIFETIME_MS: "3600000",
+      CAPACITY_JWT_CLOCK_SKEW_MS: "5000",
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -27,7 +29,7 @@ describe("loadConfig", () => {
       databaseUrl: "mysql://u:p@db:3306/cap",
       dataDir: "/tmp/x",
       dbPoolMax: 32,
-      jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined },
+      jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined, maxLifetimeMs: 3_600_000, clockSkewMs: 5000 },
       logLevel: "warn",
       readMaxBytes: 2048,
     });
@@ -43,6 +45,9 @@ describe("loadConfig", () => {
     [{ CAPACITY_JWT_SECRET: "s".repeat(32), CAPACITY_JWKS_URL: "https://idp/jwks" }, /not both/],
     [{ CAPACITY_LOG_LEVEL: "loud" }, /CAPACITY_LOG_LEVEL/],
     [{ CAPACITY_DB_POOL_MAX: "0" }, /CAPACITY_DB_POOL_MAX/],
+    [{ CAPACITY_JWT_MAX_LIFETIME_MS: "1000" }, /CAPACITY_JWT_MAX_LIFETIME_MS/],
+    [{ CAPACITY_JWT_MAX_LIFETIME_MS: "1d" }, /CAPACITY_JWT_MAX_LIFETIME_MS/],
+    [{ CAPACITY_JWT_CLOCK_SKEW_MS: "3600000" }, /CAPACITY_JWT_CLOCK_SKEW_MS/],
     [{ NODE_ENV: "production" }, /production needs a token verifier/],
   ])("stops on %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

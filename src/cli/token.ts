@@ -30,6 +30,8 @@ if (values.sub === undefined || canonicalReference(values.sub) === undefined) {
 if (values.app !== undefined && !isScopeId(values.app)) fail("--app must be 1-64 letters, digits, '_', '-', '.'");
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0) fail("--ttl must be a positive number of seconds");
+const maxTtl = Math.floor((config.jwt.maxLifetimeMs ?? 86_400_000) / 1000);
+if (ttl > maxTtl) fail(`--ttl must be at most ${maxTtl} s: the server refuses longer-lived tokens (CAPACITY_JWT_MAX_LIFETIME_MS)`);
 if (config.production && config.jwt.secret === undefined) fail("NODE_ENV=production needs CAPACITY_JWT_SECRET");
 
 const secret = config.jwt.secret ?? devSecret(config.dataDir);
