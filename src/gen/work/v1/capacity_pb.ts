@@ -343,7 +343,8 @@ export type SetCapacityRequest = Message<"work.v1.SetCapacityRequest"> & {
    * Optional. A UUID naming this request: a retry with the same id and the
    * same request returns the first result without writing again (kept for
    * at least 24 hours); the same id with a different request is
-   * INVALID_ARGUMENT.
+   * INVALID_ARGUMENT. Ids are scoped to the caller's tenant and app: another
+   * app of the same tenant may use the same id for its own request.
    *
    * @generated from field: string request_id = 3;
    */
