@@ -46,6 +46,14 @@ export interface Config {
   pingIntervalMs: number;
   /** CAPACITY_WORKERS (default 1): processes sharing the ports; more use more cores. */
   workers: number;
+  /**
+   * Per-process rate limits (0 turns one off): CAPACITY_RATE_TENANT_CALLS_PER_S
+   * (default 2000), CAPACITY_RATE_TENANT_WRITES_PER_S (500),
+   * CAPACITY_RATE_APP_CALLS_PER_S (2000), CAPACITY_RATE_APP_WRITES_PER_S (500),
+   * CAPACITY_RATE_BURST_MS (2000: a bucket holds two seconds of its rate),
+   * CAPACITY_RATE_MAX_KEYS (100,000 buckets per limit).
+   */
+  rateLimits: RateLimitConfig;
 }
 
 export interface JwtConfig {
@@ -72,6 +80,22 @@ export interface JwtConfig {
 export const DEFAULT_JWT_MAX_LIFETIME_MS = 86_400_000;
 /** Default tolerance for an issuer whose clock runs ahead of ours. */
 export const DEFAULT_JWT_CLOCK_SKEW_MS = 60_000;
+
+/** Sustained rates (per second; 0 turns that limit off), the burst and the memory bound. */
+export interface RateLimitConfig {
+  /** Calls per second of one tenant, all methods. */
+  tenantCallsPerS: number;
+  /** Writes per second of one tenant (SetCapacity, DeleteCapacity, UndeleteCapacity, ConfirmCapacity). */
+  tenantWritesPerS: number;
+  /** Calls per second of one app of a tenant (tokens without `app_id` count as one app). */
+  appCallsPerS: number;
+  /** Writes per second of one app of a tenant. */
+  appWritesPerS: number;
+  /** A bucket holds this many milliseconds of its rate: the burst an idle caller may send at once. */
+  burstMs: number;
+  /** Buckets kept per limit; beyond it the least recently used is forgotten (and comes back full). */
+  maxKeys: number;
+}
 
 /** A setting that cannot be used; the message names the variable. */
 export class ConfigError extends Error {
@@ -207,5 +231,13 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     maxHeaderBytes: integer(env, "CAPACITY_MAX_HEADER_BYTES", 16_384, 1024, 1_048_576),
     pingIntervalMs: integer(env, "CAPACITY_PING_INTERVAL_MS", 30_000, 1000, 3_600_000),
     workers: integer(env, "CAPACITY_WORKERS", 1, 1, 64),
+    rateLimits: {
+      tenantCallsPerS: integer(env, "CAPACITY_RATE_TENANT_CALLS_PER_S", 2000, 0, 10_000_000),
+      tenantWritesPerS: integer(env, "CAPACITY_RATE_TENANT_WRITES_PER_S", 500, 0, 10_000_000),
+      appCallsPerS: integer(env, "CAPACITY_RATE_APP_CALLS_PER_S", 2000, 0, 10_000_000),
+      appWritesPerS: integer(env, "CAPACITY_RATE_APP_WRITES_PER_S", 500, 0, 10_000_000),
+      burstMs: integer(env, "CAPACITY_RATE_BURST_MS", 2000, 1, 600_000),
+      maxKeys: integer(env, "CAPACITY_RATE_MAX_KEYS", 100_000, 1, 10_000_000),
+    },
   };
 }

@@ -13,9 +13,10 @@ import {
   InvalidArgumentError,
   NotFoundError,
   OverallocatedError,
+  RateLimitedError,
   UnauthenticatedError,
 } from "../domain/errors.js";
-import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /** `google.rpc.ErrorInfo.domain` of this service's machine-readable reasons. */
 export const ERROR_DOMAIN = "capacity.work.v1";
@@ -62,6 +63,30 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
         [
           { desc: ErrorInfoSchema, value: info },
           { desc: PreconditionFailureSchema, value: precondition },
+        ],
+        err,
+      ),
+      internal: false,
+    };
+  }
+  if (err instanceof RateLimitedError) {
+    // RetryInfo is what gRPC clients and proxies read; ErrorInfo names the limit for people and dashboards.
+    const retry = create(RetryInfoSchema, {
+      retryDelay: { seconds: BigInt(Math.floor(err.retryAfterMs / 1000)), nanos: (err.retryAfterMs % 1000) * 1_000_000 },
+    });
+    const info = create(ErrorInfoSchema, {
+      reason: "RATE_LIMITED",
+      domain: ERROR_DOMAIN,
+      metadata: { scope: err.scope, retry_after_ms: String(err.retryAfterMs) },
+    });
+    return {
+      error: new ConnectError(
+        err.message,
+        Code.ResourceExhausted,
+        undefined,
+        [
+          { desc: RetryInfoSchema, value: retry },
+          { desc: ErrorInfoSchema, value: info },
         ],
         err,
       ),
