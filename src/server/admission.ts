@@ -3,6 +3,7 @@
  * (connect-node's interceptor, the grpc-js engine): the token is verified,
  * then the caller's rate limits are charged.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { Caller } from "../auth/caller.js";
 import type { TokenVerifier } from "../auth/verifier.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -14,14 +15,14 @@ export class Admission {
   ) {}
 
   /**
-   * The verified caller of one call of `service`/`method`. Throws
+   * The verified caller of one call of `method`. Throws
    * UnauthenticatedError or RateLimitedError; `known` receives the caller as
    * soon as the token is verified, so even a refused call is logged with its tenant.
    */
-  async admit(service: string, method: string, authorization: string | null | undefined, known?: (caller: Caller) => void): Promise<Caller> {
+  async admit(method: DescMethod, authorization: string | null | undefined, known?: (caller: Caller) => void): Promise<Caller> {
     const caller = await this.verifier.verify(authorization);
     known?.(caller);
-    this.limiter.admit(caller, service, method);
+    this.limiter.admit(caller, method);
     return caller;
   }
 }

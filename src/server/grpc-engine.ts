@@ -102,7 +102,7 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
       const deadline = deadlineFor(remaining(call.getDeadline()), options.maxDeadlineMs);
       (async () => {
         if (needsCaller) {
-          await options.admission.admit(method.parent.typeName, method.name, call.metadata.get("authorization")[0]?.toString(), (c) => (caller = c));
+          await options.admission.admit(method, call.metadata.get("authorization")[0]?.toString(), (c) => (caller = c));
         }
         return handle(caller, call.request, deadline);
       })().then(

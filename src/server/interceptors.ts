@@ -12,7 +12,7 @@ import type { Observer } from "./observe.js";
 export function authInterceptor(admission: Admission, publicServices: ReadonlySet<string>): Interceptor {
   return (next) => async (req) => {
     if (!publicServices.has(req.service.typeName)) {
-      await admission.admit(req.service.typeName, req.method.name, req.header.get("authorization"), (caller) => req.contextValues.set(callerKey, caller));
+      await admission.admit(req.method, req.header.get("authorization"), (caller) => req.contextValues.set(callerKey, caller));
     }
     return next(req);
   };

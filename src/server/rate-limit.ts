@@ -5,13 +5,21 @@
  * none. The limits are per process: with N replicas or workers behind a
  * balancer a tenant gets up to N times the configured rate (docs/operations.md).
  */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { Caller } from "../auth/caller.js";
 import type { RateLimitConfig } from "../config.js";
 import { RateLimitedError, type RateLimitScope } from "../domain/errors.js";
 import type { Metrics } from "./metrics.js";
 
-/** The methods that write, by their proto name; every other method counts as a call only. */
-export const WRITE_METHODS: ReadonlySet<string> = new Set(["SetCapacity", "DeleteCapacity", "UndeleteCapacity", "ConfirmCapacity"]);
+/**
+ * Whether a method writes: every RPC that the proto does not mark
+ * `idempotency_level = NO_SIDE_EFFECTS` (today SetCapacity, DeleteCapacity,
+ * UndeleteCapacity, ConfirmCapacity), so a new write RPC is limited as one.
+ */
+export function isWrite(method: DescMethod): boolean {
+  return method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+}
 
 interface Bucket {
   tokens: number;
@@ -107,14 +115,14 @@ export class RateLimiter {
   }
 
   /**
-   * Charges one call of `method` (proto name, e.g. `SetCapacity`) of
-   * `service` to the caller's buckets, or throws RateLimitedError naming the
-   * limit that refused and when to retry; a refused call is charged nothing.
+   * Charges one call of `method` to the caller's buckets, or throws
+   * RateLimitedError naming the limit that refused and when to retry; a
+   * refused call is charged nothing.
    */
-  admit(caller: Caller, service: string, method: string): void {
+  admit(caller: Caller, method: DescMethod): void {
     if (this.limits.length === 0) return;
     const now = this.clock();
-    const write = WRITE_METHODS.has(method);
+    const write = isWrite(method);
     let refusal: { limit: Limit; waitMs: number } | undefined;
     for (const limit of this.limits) {
       if (limit.writesOnly && !write) continue;
@@ -123,7 +131,7 @@ export class RateLimiter {
     }
     if (refusal) {
       const { scope, perSecond } = refusal.limit;
-      this.metrics?.rateLimited.inc({ grpc_service: service, grpc_method: method, scope });
+      this.metrics?.rateLimited.inc({ grpc_service: method.parent.typeName, grpc_method: method.name, scope });
       const retryAfterMs = Math.max(1, Math.ceil(refusal.waitMs));
       throw new RateLimitedError(scope, retryAfterMs, `rate limit exceeded: ${describe(scope)} (${perSecond}/s per process); retry in ${retryAfterMs} ms`);
     }

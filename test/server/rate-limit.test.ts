@@ -1,9 +1,10 @@
 /** The token buckets and the limiter's rules, on a clock the test moves. */
 import { describe, expect, it } from "vitest";
 import type { RateLimitConfig } from "../../src/config.js";
+import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 import { RateLimitedError } from "../../src/domain/errors.js";
 import { Metrics } from "../../src/server/metrics.js";
-import { RateLimiter, TokenBuckets } from "../../src/server/rate-limit.js";
+import { isWrite, RateLimiter, TokenBuckets } from "../../src/server/rate-limit.js";
 
 const SERVICE = "work.v1.CapacityService";
 const off: RateLimitConfig = { tenantCallsPerS: 0, tenantWritesPerS: 0, appCallsPerS: 0, appWritesPerS: 0, burstMs: 1000, maxKeys: 1000 };
@@ -15,7 +16,7 @@ function limiter(config: Partial<RateLimitConfig>, metrics?: Metrics) {
   const l = new RateLimiter({ ...off, ...config }, metrics, () => clock.now);
   const call = (c: ReturnType<typeof caller>, method = "GetCapacity"): string => {
     try {
-      l.admit(c, SERVICE, method);
+      l.admit(c, CapacityService.methods.find((m) => m.name === method)!);
       return "ok";
     } catch (err) {
       if (!(err instanceof RateLimitedError)) throw err;
@@ -63,6 +64,10 @@ describe("TokenBuckets", () => {
 });
 
 describe("RateLimiter", () => {
+  it("treats exactly the RPCs without NO_SIDE_EFFECTS in the proto as writes", () => {
+    expect(CapacityService.methods.filter(isWrite).map((m) => m.name)).toEqual(["SetCapacity", "DeleteCapacity", "UndeleteCapacity", "ConfirmCapacity"]);
+  });
+
   it("refuses a tenant past its call rate with the time to wait, and charges nothing for the refusal", () => {
     const { clock, call } = limiter({ tenantCallsPerS: 2, burstMs: 1000 });
     expect([call(caller("t")), call(caller("t")), call(caller("t"))]).toEqual(["ok", "ok", "tenant_calls 500"]);
