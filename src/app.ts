@@ -8,11 +8,13 @@ import type { Logger } from "pino";
 import { devSecret } from "./auth/tokens.js";
 import { createTokenVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
+import { Admission } from "./server/admission.js";
 import { processAdmin, startAdmin } from "./server/admin.js";
 import { startGrpcEngine } from "./server/grpc-engine.js";
 import { HealthMonitor } from "./server/health.js";
 import { Metrics } from "./server/metrics.js";
 import { Observer } from "./server/observe.js";
+import { RateLimiter } from "./server/rate-limit.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
 import { createCapacityService } from "./service/capacity-service.js";
@@ -105,12 +107,12 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     await monitor.start();
     health = monitor;
     const capacity = createCapacityService({ store });
-    const verifier = createTokenVerifier(config.jwt, secret);
+    const admission = new Admission(createTokenVerifier(config.jwt, secret), new RateLimiter(config.rateLimits, metrics));
     const listener = await startServer({
       host: config.host,
       port: config.port,
       services: { capacity },
-      verifier,
+      admission,
       health: monitor,
       observer,
       readMaxBytes: config.readMaxBytes,
@@ -134,7 +136,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
             host: config.host,
             port: config.grpcPort,
             capacity,
-            verifier,
+            admission,
             health: monitor,
             observer,
             maxDeadlineMs: config.maxDeadlineMs,

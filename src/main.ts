@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     "capacity listening",
   );
   await flushLog(log);
-  if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);
+  if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port, Math.min(86_400, Math.floor(config.jwt.maxLifetimeMs! / 1000)));
 
   let stopping = false;
   const stop = (reason: string, code = 0): void => {
@@ -93,9 +93,10 @@ function onFatal(log: Logger, graceMs: number, drain: (reason: string) => void):
 }
 
 /** Development only: a ready token and a call to paste, on stderr (never in the JSON log). */
-async function printDevBanner(secret: string, port: number): Promise<void> {
+async function printDevBanner(secret: string, port: number, ttlSeconds: number): Promise<void> {
   const sub = `per_${ulid()}`;
-  const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds: 86_400 });
+  // One day, or less when CAPACITY_JWT_MAX_LIFETIME_MS allows less.
+  const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds });
   const body = JSON.stringify({
     capacity: {
       personId: sub,
@@ -109,7 +110,7 @@ async function printDevBanner(secret: string, port: number): Promise<void> {
     [
       "",
       "Development mode: no CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL, so tokens are signed with the",
-      "secret in the data folder. A token for tenant 'demo' (valid 24 hours; more: npm run token -- --tenant T --sub S):",
+      `secret in the data folder. A token for tenant 'demo' (valid ${+(ttlSeconds / 3600).toFixed(2)} hours; more: npm run token -- --tenant T --sub S):`,
       "",
       `  export TOKEN=${token}`,
       "",

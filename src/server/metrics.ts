@@ -15,6 +15,7 @@ export class Metrics {
   readonly inFlight: Gauge<"grpc_service" | "grpc_method">;
   readonly queries: Histogram<"operation" | "outcome">;
   readonly refused: Counter<"reason">;
+  readonly rateLimited: Counter<"grpc_service" | "grpc_method" | "scope">;
 
   constructor() {
     const registers = [this.registry];
@@ -31,6 +32,12 @@ export class Metrics {
       help: "Time from the start of an RPC to its response, in seconds.",
       labelNames: call,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: "grpc_server_rate_limited_total",
+      help: "RPCs refused RESOURCE_EXHAUSTED by a rate limit of this process, by the limit (scope) that refused.",
+      labelNames: ["grpc_service", "grpc_method", "scope"],
       registers,
     });
     this.inFlight = new Gauge({ name: "grpc_server_in_flight", help: "RPCs being handled now.", labelNames: ["grpc_service", "grpc_method"], registers });

@@ -4,7 +4,7 @@
  * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
  */
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
-import type { TokenVerifier } from "../auth/verifier.js";
+import type { Admission } from "./admission.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { callInfoKey, correlationId } from "./context.js";
@@ -21,7 +21,8 @@ export interface ServerOptions {
   host: string;
   port: number;
   services: Services;
-  verifier: TokenVerifier;
+  /** Token verification and rate limits, shared with the grpc-js engine. */
+  admission: Admission;
   health: HealthMonitor;
   observer: Observer;
   readMaxBytes: number;
@@ -54,7 +55,7 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
       healthRoutes(options.health, options.watchLimits, (values) => values.get(callInfoKey).peer)(router);
       reflectionRoutes(reflection)(router);
     },
-    interceptors: [observeInterceptor(options.observer), authInterceptor(options.verifier, PUBLIC)],
+    interceptors: [observeInterceptor(options.observer), authInterceptor(options.admission, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
     contextValues: (req) => {
       const info = { correlationId: correlationId(req.headers["x-request-id"]), peer: peerOf(req.socket), observed: false };
