@@ -9,6 +9,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
 import type { RequestHandler } from "./listener.js";
+import { setUiSecurityHeaders } from "./ui.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -106,12 +107,14 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
         return;
       }
       if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {
+        setUiSecurityHeaders(res);
         if (path === "/ui") {
           res.writeHead(308, { location: "/ui/" });
           res.end();
           return;
         }
-        void serveUi(path, res);
+        // A broken escape (/ui/%E0%A4%A) makes decodeURIComponent throw: a 404, not an unhandled rejection.
+        serveUi(path, res).catch(() => send(res, 404, "not found\n"));
         return;
       }
     }
