@@ -104,12 +104,14 @@ async function ensureDatabase(): Promise<void> {
   const where = `${t.host}:${t.port}`;
   const local = ["127.0.0.1", "localhost"].includes(t.host) && t.port === 3306;
   if (!local) throw new Missing(`nothing answers at ${where} (CAPACITY_TEST_MYSQL_URL): start that database or point the variable at one`);
-  const start = `start-stop-daemon --start --oknodo --background --exec ${MARIADBD}`;
+  // --pidfile: a throwaway mariadbd of some test (another port) must not count as this one running.
+  const startArgs = ["--start", "--oknodo", "--background", "--pidfile", "/run/mysqld/mysqld.pid", "--exec", MARIADBD];
+  const start = `start-stop-daemon ${startArgs.join(" ")}`;
   if (!isRoot()) throw new Missing(`MariaDB does not answer at ${where}: run as root \`${start}\``);
   if (!existsSync(MARIADBD)) throw new Missing(`MariaDB does not answer at ${where} and ${MARIADBD} is not installed: install and start a MariaDB or MySQL there`);
   say(`MariaDB does not answer at ${where}: starting ${MARIADBD}`);
   run("install", ["-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"]);
-  run("start-stop-daemon", ["--start", "--oknodo", "--background", "--exec", MARIADBD]);
+  run("start-stop-daemon", startArgs);
   const waitSeconds = Number(process.env.CAPACITY_TEST_DB_WAIT_SECONDS ?? 60);
   const until = Date.now() + waitSeconds * 1000;
   while (Date.now() < until) {

@@ -91,7 +91,7 @@ describe("test-prereqs", () => {
       { CAPACITY_TEST_MYSQL_URL: "mysql://root@127.0.0.1:3306/test_prereqs", CAPACITY_TEST_DB_WAIT_SECONDS: "2" },
       { noNetwork: true },
     );
-    expect(out.calls).toEqual(["start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"]);
+    expect(out.calls).toEqual(["start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd"]);
     // The stub started nothing: after the wait it gives up with one line.
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/MariaDB started but did not answer at 127\.0\.0\.1:3306 within 2 s/);
