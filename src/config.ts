@@ -30,7 +30,10 @@ export interface Config {
   grpcPort: number | undefined;
   /** CAPACITY_ADMIN_PORT (default 9090; 0 picks a free port): /metrics, /healthz, /readyz. */
   adminPort: number;
-  /** CAPACITY_ADMIN_HOST (default: CAPACITY_HOST). */
+  /**
+   * CAPACITY_ADMIN_HOST (default `127.0.0.1`): metrics and probes stay on the
+   * machine unless an operator opens them (a pod sets `0.0.0.0` for kubelet probes).
+   */
   adminHost: string;
   /** CAPACITY_MAX_DEADLINE_MS (default 10 s): cap on every call's deadline, also for calls without one. */
   maxDeadlineMs: number;
@@ -231,7 +234,7 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     tls: tls(env),
     grpcPort: text(env, "CAPACITY_GRPC_PORT") === undefined ? undefined : integer(env, "CAPACITY_GRPC_PORT", 0, 0, 65535),
     adminPort: integer(env, "CAPACITY_ADMIN_PORT", 9090, 0, 65535),
-    adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? text(env, "CAPACITY_HOST") ?? "0.0.0.0",
+    adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? "127.0.0.1",
     maxDeadlineMs: integer(env, "CAPACITY_MAX_DEADLINE_MS", 10_000, 10, 3_600_000),
     shutdownGraceMs: integer(env, "CAPACITY_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     dbWaitMs: integer(env, "CAPACITY_DB_WAIT_MS", 0, 0, 86_400_000),

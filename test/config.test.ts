@@ -8,6 +8,13 @@ describe("loadConfig", () => {
     expect(c.dataDir).toMatch(/\/data$/);
   });
 
+  it("binds the admin port to loopback by default, also when the API listens everywhere", () => {
+    expect(loadConfig({}).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_HOST: "0.0.0.0" }).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_HOST: "10.1.2.3" }).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_ADMIN_HOST: "0.0.0.0" }).adminHost).toBe("0.0.0.0");
+  });
+
   it("reads every variable", () => {
     const c = loadConfig({
       CAPACITY_PORT: "9000",
