@@ -98,7 +98,10 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
     await monitor.start();
     health = monitor;
-    const capacity = createCapacityService({ store });
+    const capacity = createCapacityService({
+      store,
+      limits: { maxResponseBytes: config.maxResponseBytes, availabilityMaxAllocations: config.availabilityMaxAllocations },
+    });
     const verifier = createTokenVerifier(config.jwt, secret);
     const observer = new Observer(log, metrics);
     const listener = await startServer({
@@ -109,6 +112,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       health: monitor,
       observer,
       readMaxBytes: config.readMaxBytes,
+      maxResponseBytes: config.maxResponseBytes,
       maxDeadlineMs: config.maxDeadlineMs,
       limits: {
         maxConcurrentStreams: config.maxConcurrentStreams,
@@ -131,6 +135,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
             observer,
             maxDeadlineMs: config.maxDeadlineMs,
             readMaxBytes: config.readMaxBytes,
+            maxResponseBytes: config.maxResponseBytes,
             maxConcurrentStreams: config.maxConcurrentStreams,
             pingIntervalMs: config.pingIntervalMs,
           });

@@ -25,6 +25,8 @@ export interface ServerOptions {
   health: HealthMonitor;
   observer: Observer;
   readMaxBytes: number;
+  /** Larger response messages are RESOURCE_EXHAUSTED (connect-node's writeMaxBytes). */
+  maxResponseBytes: number;
   maxDeadlineMs: number;
   /** HTTP/2 streams per connection, header size limit, keepalive ping interval. */
   limits: { maxConcurrentStreams: number; maxHeaderBytes: number; pingIntervalMs: number };
@@ -47,6 +49,7 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
     },
     interceptors: [observeInterceptor(options.observer), authInterceptor(options.verifier, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
+    writeMaxBytes: options.maxResponseBytes,
     contextValues: (req) =>
       createContextValues().set(callInfoKey, {
         correlationId: correlationId(req.headers["x-request-id"]),

@@ -1,12 +1,25 @@
 /**
  * GetPersonAvailability and BatchGetPersonAvailability: validate the window,
  * load the allocations in one query, let the domain do the arithmetic.
+ *
+ * Bounded work: the query reads at most the allocation limit plus one row,
+ * the domain charges every segment and id to a budget of the response cap
+ * before building it, and the computation checks the deadline and gives way
+ * to other calls between people.
  */
 import { create } from "@bufbuild/protobuf";
-import { scopeOf, type Call } from "./call.js";
-import { FULL_BP, summarize, withinThreeYears, type Allocation } from "../domain/availability.js";
+import { pacer, scopeOf, type Call, type WorkLimits } from "./call.js";
+import {
+  AVAILABILITY_TOO_LARGE,
+  FULL_BP,
+  ResponseBudget,
+  summarize,
+  withinThreeYears,
+  type Allocation,
+  type SegmentOptions,
+} from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
-import { Violations } from "../domain/errors.js";
+import { LimitExceededError, Violations } from "../domain/errors.js";
 import { requiredReference } from "../domain/ids.js";
 import { fromBasisPoints, PERCENT_RULE, toBasisPoints } from "../domain/percent.js";
 import {
@@ -70,8 +83,9 @@ function toAvailability(
   allocations: readonly Allocation[],
   excludeWeekends: boolean,
   minAvailableBp: number | undefined,
+  options: SegmentOptions,
 ): PersonAvailability {
-  const s = summarize(window.start, window.end, allocations, excludeWeekends);
+  const s = summarize(window.start, window.end, allocations, excludeWeekends, options);
   return create(PersonAvailabilitySchema, {
     personId,
     periodStart: window.start,
@@ -93,16 +107,40 @@ function toAvailability(
   });
 }
 
-export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
+/**
+ * The people's allocations over the window, at most `max` of them: one more
+ * is read so that "too many" costs one extra row, not the whole set.
+ */
+async function loadBounded(store: CapacityStore, caller: Call, personIds: string[], window: Window, confirmedOnly: boolean, max: number): Promise<PersonAllocation[]> {
+  const rows = await store.allocations(scopeOf(caller), personIds, window, confirmedOnly, max + 1);
+  if (rows.length > max) {
+    const who = personIds.length === 1 ? `person ${personIds[0]} has` : `these ${personIds.length} people together have`;
+    throw new LimitExceededError(
+      `${who} more than ${max} capacities from ${window.start} to ${window.end}, the most one availability call ` +
+        "considers (CAPACITY_AVAILABILITY_MAX_ALLOCATIONS); ask for a shorter window or fewer people",
+      AVAILABILITY_TOO_LARGE,
+      "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS",
+      max,
+    );
+  }
+  return rows;
+}
+
+export function createAvailabilityRpcs(store: CapacityStore, limits: WorkLimits): AvailabilityRpcs {
   const batches = new Gate(MAX_CONCURRENT_BATCHES);
+  const options = (includeIds: boolean): SegmentOptions => ({
+    includeIds,
+    budget: new ResponseBudget(limits.maxResponseBytes, "CAPACITY_MAX_RESPONSE_BYTES"),
+  });
   return {
     async getPersonAvailability(caller, req) {
       const v = new Violations();
       const personId = requiredReference(req.personId, "person_id", v);
       const window = checkWindow(req.periodStart, req.periodEnd, v);
       v.throwIfAny();
-      const allocations = await store.allocations(scopeOf(caller), [personId], window, req.confirmedOnly);
-      return toAvailability(personId, window, allocations, req.excludeWeekends, undefined);
+      const allocations = await loadBounded(store, caller, [personId], window, req.confirmedOnly, limits.availabilityMaxAllocations);
+      await pacer(caller, "availability").step();
+      return toAvailability(personId, window, allocations, req.excludeWeekends, undefined, options(req.includeCapacityIds));
     },
 
     async batchGetPersonAvailability(caller, req) {
@@ -124,12 +162,16 @@ export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
       v.throwIfAny();
       return batches.run(async () => {
         const byPerson = new Map<string, PersonAllocation[]>(personIds.map((p) => [p, []]));
-        for (const a of await store.allocations(scopeOf(caller), personIds, window, req.confirmedOnly)) {
-          byPerson.get(a.personId)?.push(a);
+        const rows = await loadBounded(store, caller, personIds, window, req.confirmedOnly, limits.availabilityMaxAllocations);
+        for (const a of rows) byPerson.get(a.personId)?.push(a);
+        const pace = pacer(caller, "availability");
+        const shared = options(req.includeCapacityIds);
+        const availabilities: PersonAvailability[] = [];
+        for (const p of personIds) {
+          await pace.step();
+          availabilities.push(toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp, shared));
         }
-        return create(BatchGetPersonAvailabilityResponseSchema, {
-          availabilities: personIds.map((p) => toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp)),
-        });
+        return create(BatchGetPersonAvailabilityResponseSchema, { availabilities });
       });
     },
   };

@@ -11,6 +11,7 @@ import {
   EtagMismatchError,
   FailedPreconditionError,
   InvalidArgumentError,
+  LimitExceededError,
   NotFoundError,
   OverallocatedError,
   UnauthenticatedError,
@@ -65,6 +66,17 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
         ],
         err,
       ),
+      internal: false,
+    };
+  }
+  if (err instanceof LimitExceededError) {
+    const info = create(ErrorInfoSchema, {
+      reason: err.reason,
+      domain: ERROR_DOMAIN,
+      metadata: { limit: err.limit, max: String(err.max) },
+    });
+    return {
+      error: new ConnectError(err.message, Code.ResourceExhausted, undefined, [{ desc: ErrorInfoSchema, value: info }], err),
       internal: false,
     };
   }

@@ -344,10 +344,11 @@ export class KnexCapacityStore implements CapacityStore {
     });
   }
 
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]> {
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, limit?: number): Promise<PersonAllocation[]> {
     return guard(async () => {
       const query = overlapping(scoped(this.table(CAPACITIES, scope).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
       if (confirmedOnly) query.whereNotNull("confirmed_at");
+      if (limit !== undefined) query.limit(limit);
       return ((await query) as AllocationRow[]).map(toAllocation);
     });
   }

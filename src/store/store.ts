@@ -73,8 +73,12 @@ export interface CapacityWriter {
 export interface CapacityStore {
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined>;
   list(scope: Scope, query: ListQuery): Promise<CapacityRecord[]>;
-  /** Non-deleted allocations of these people overlapping the window, in one query. */
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]>;
+  /**
+   * Non-deleted allocations of these people overlapping the window, in one
+   * query; at most `limit` rows (in no particular order) when given, so a
+   * caller that asks for its budget plus one can tell "too many" cheaply.
+   */
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, limit?: number): Promise<PersonAllocation[]>;
   /**
    * Runs `work` in one transaction. Deadlocks and lost races are retried by
    * running `work` again, so it must not have effects outside the writer.
