@@ -111,37 +111,42 @@ export function segments(
 ): Segment[] {
   const first = toEpochDay(windowStart);
   const last = toEpochDay(windowEnd);
-  // Day → allocations that start there / end the day before.
-  const starts = new Map<number, Allocation[]>();
-  const ends = new Map<number, Allocation[]>();
+  // Day → change of the total that day (numeric keys: a busy person has thousands).
+  const delta = new Map<number, number>([[first, 0]]);
+  // With ids only: day → allocations that start there / ended the day before.
+  const starts = includeIds ? new Map<number, Allocation[]>() : undefined;
+  const ends = includeIds ? new Map<number, Allocation[]>() : undefined;
   for (const a of allocations) {
     const s = Math.max(toEpochDay(a.periodStart), first);
     const e = Math.min(toEpochDay(a.periodEnd), last);
     if (s > e) continue;
-    push(starts, s, a);
-    push(ends, e + 1, a);
+    delta.set(s, (delta.get(s) ?? 0) + a.allocatedBp);
+    delta.set(e + 1, (delta.get(e + 1) ?? 0) - a.allocatedBp);
+    if (starts && ends) {
+      push(starts, s, a);
+      push(ends, e + 1, a);
+    }
   }
-  const boundaries = [...new Set([first, ...starts.keys(), ...ends.keys()])].filter((d) => d <= last).sort((a, b) => a - b);
-  const active = new Map<string, Allocation>();
+  // Something starts or ends on every boundary, so the set changes there even when the total does not.
+  const boundaries = Float64Array.from(delta.keys()).sort();
+  const active = new Set<string>();
   const out: Segment[] = [];
   let bp = 0;
-  for (let i = 0; i < boundaries.length; i++) {
+  for (let i = 0; i < boundaries.length && boundaries[i]! <= last; i++) {
     const day = boundaries[i]!;
-    for (const a of ends.get(day) ?? []) {
-      active.delete(a.id);
-      bp -= a.allocatedBp;
+    bp += delta.get(day)!;
+    if (starts && ends) {
+      for (const a of ends.get(day) ?? []) active.delete(a.id);
+      for (const a of starts.get(day) ?? []) active.add(a.id);
     }
-    for (const a of starts.get(day) ?? []) {
-      active.set(a.id, a);
-      bp += a.allocatedBp;
-    }
+    // No boundary lies past last + 1 (every end is clipped to the window).
     const next = boundaries[i + 1] ?? last + 1;
-    budget?.spend(SEGMENT_BYTES + (includeIds ? active.size * ID_BYTES : 0));
+    budget?.spend(SEGMENT_BYTES + active.size * ID_BYTES);
     out.push({
       periodStart: fromEpochDay(day),
       periodEnd: fromEpochDay(next - 1),
       allocatedBp: bp,
-      capacityIds: includeIds ? [...active.keys()].sort() : [],
+      capacityIds: includeIds ? [...active].sort() : [],
     });
   }
   return out;

@@ -988,8 +988,8 @@ export const CapacityService: GenService<{
     output: typeof PersonAvailabilitySchema;
   },
   /**
-   * Availability of up to 500 people over one window, in request order, in
-   * one database round trip; with `min_available_pct`, also whether each
+   * Availability of up to 500 people over one window, in request order (read
+   * 50 people per database query); with `min_available_pct`, also whether each
    * person has at least that much free on every counted day.
    *
    * Bounded work: the same limits as GetPersonAvailability, for the whole
