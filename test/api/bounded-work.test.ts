@@ -69,7 +69,7 @@ async function scrape(adminPort: number): Promise<Map<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
   const out = new Map<string, number>();
   for (const line of text.split("\n")) {
-    const m = /^([a-z_]+) ([0-9.e+-]+)$/.exec(line);
+    const m = /^([a-z0-9_]+) ([0-9.e+-]+)$/.exec(line);
     if (m) out.set(m[1]!, Number(m[2]));
   }
   return out;
