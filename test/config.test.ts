@@ -5,6 +5,7 @@ describe("loadConfig", () => {
   it("has working defaults for a fresh clone", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 8080, host: "0.0.0.0", databaseUrl: undefined, production: false, readMaxBytes: 1048576, logLevel: "info" });
+    expect(c).toMatchObject({ maxResponseBytes: 4 * 1024 * 1024, availabilityMaxAllocations: 50_000 });
     expect(c.dataDir).toMatch(/\/data$/);
   });
 
@@ -20,6 +21,8 @@ describe("loadConfig", () => {
       CAPACITY_JWT_AUDIENCE: "aud",
       CAPACITY_LOG_LEVEL: "warn",
       CAPACITY_READ_MAX_BYTES: "2048",
+      CAPACITY_MAX_RESPONSE_BYTES: "65536",
+      CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: "1000",
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -30,6 +33,8 @@ describe("loadConfig", () => {
       jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined },
       logLevel: "warn",
       readMaxBytes: 2048,
+      maxResponseBytes: 65536,
+      availabilityMaxAllocations: 1000,
     });
   });
 
@@ -43,6 +48,9 @@ describe("loadConfig", () => {
     [{ CAPACITY_JWT_SECRET: "s".repeat(32), CAPACITY_JWKS_URL: "https://idp/jwks" }, /not both/],
     [{ CAPACITY_LOG_LEVEL: "loud" }, /CAPACITY_LOG_LEVEL/],
     [{ CAPACITY_DB_POOL_MAX: "0" }, /CAPACITY_DB_POOL_MAX/],
+    [{ CAPACITY_MAX_RESPONSE_BYTES: "1024" }, /CAPACITY_MAX_RESPONSE_BYTES must be a whole number from 65536/],
+    [{ CAPACITY_MAX_RESPONSE_BYTES: "4MiB" }, /CAPACITY_MAX_RESPONSE_BYTES/],
+    [{ CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: "0" }, /CAPACITY_AVAILABILITY_MAX_ALLOCATIONS/],
     [{ NODE_ENV: "production" }, /production needs a token verifier/],
   ])("stops on %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
