@@ -109,15 +109,17 @@ function toAvailability(
 }
 
 /**
- * People per allocation query of a batch. Parsing a query's rows is one
- * uninterrupted stretch of work (about 10 ms per 2,000 rows), so a batch
- * reads its people in groups and gives way to other calls in between.
+ * People per allocation query of a batch, and rows per query. Parsing a
+ * query's rows is one uninterrupted stretch of work (about 10 ms per 2,000
+ * rows), so reads go in groups and keyset pages, giving way in between.
  */
 export const PERSONS_PER_QUERY = 50;
+export const ROWS_PER_QUERY = 2000;
 
 /**
  * The people's allocations over the window, at most `max` of them: one more
  * is read so that "too many" costs one extra row, not the whole set.
+ * Queries go 50 people and 2,000 rows at a time, pacing in between.
  */
 async function loadBounded(
   store: CapacityStore,
@@ -130,9 +132,16 @@ async function loadBounded(
 ): Promise<PersonAllocation[]> {
   const rows: PersonAllocation[] = [];
   for (let i = 0; i < personIds.length && rows.length <= max; i += PERSONS_PER_QUERY) {
-    await pace.step();
     const group = personIds.slice(i, i + PERSONS_PER_QUERY);
-    for (const row of await store.allocations(scopeOf(caller), group, window, confirmedOnly, max + 1 - rows.length)) rows.push(row);
+    let after: PersonAllocation | undefined;
+    for (;;) {
+      await pace.step();
+      const limit = Math.min(ROWS_PER_QUERY, max + 1 - rows.length);
+      const page = await store.allocations(scopeOf(caller), group, window, confirmedOnly, { limit, after });
+      for (const row of page) rows.push(row);
+      if (page.length < limit || rows.length > max) break;
+      after = page[page.length - 1];
+    }
   }
   if (rows.length > max) {
     const who = personIds.length === 1 ? `person ${personIds[0]} has` : `these ${personIds.length} people together have`;

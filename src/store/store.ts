@@ -34,6 +34,14 @@ export interface PersonAllocation extends Allocation {
   personId: string;
 }
 
+/** One page of an allocation read, in (person_id, period_start, id) order. */
+export interface AllocationPage {
+  /** At most this many rows. */
+  limit: number;
+  /** Resume strictly after this row. */
+  after?: Pick<PersonAllocation, "personId" | "periodStart" | "id"> | undefined;
+}
+
 /** A window of days, both inclusive. */
 export interface Window {
   start: string;
@@ -75,10 +83,11 @@ export interface CapacityStore {
   list(scope: Scope, query: ListQuery): Promise<CapacityRecord[]>;
   /**
    * Non-deleted allocations of these people overlapping the window, in one
-   * query; at most `limit` rows (in no particular order) when given, so a
-   * caller that asks for its budget plus one can tell "too many" cheaply.
+   * query: all of them, or with `page` one keyset page in (person_id,
+   * period_start, id) order, so a caller can read in bounded steps and stop
+   * at its budget.
    */
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, limit?: number): Promise<PersonAllocation[]>;
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]>;
   /**
    * Runs `work` in one transaction. Deadlocks and lost races are retried by
    * running `work` again, so it must not have effects outside the writer.

@@ -10,17 +10,20 @@ import type { Call } from "../../src/service/call.js";
 import type { CapacityStore, PersonAllocation } from "../../src/store/store.js";
 import { person } from "../helpers/ids.js";
 
-/** A store that only answers allocations(), from a fixed list, and remembers the limit it was given. */
+/** A store that only answers allocations(), from a fixed list, and remembers the page limits it was given. */
 function fakeStore(rows: PersonAllocation[], delayMs = 0): CapacityStore & { limits: Array<number | undefined> } {
   const limits: Array<number | undefined> = [];
   const unused = () => Promise.reject(new Error("not used here"));
+  const key = (r: Pick<PersonAllocation, "personId" | "periodStart" | "id">): string => `${r.personId}|${r.periodStart}|${r.id}`;
+  const sorted = [...rows].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   return {
     limits,
-    async allocations(_scope, personIds, _window, _confirmedOnly, limit) {
-      limits.push(limit);
+    async allocations(_scope, personIds, _window, _confirmedOnly, page) {
+      limits.push(page?.limit);
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const wanted = new Set(personIds);
-      return rows.filter((r) => wanted.has(r.personId)).slice(0, limit);
+      const after = page?.after === undefined ? "" : key(page.after);
+      return sorted.filter((r) => wanted.has(r.personId) && key(r) > after).slice(0, page?.limit);
     },
     get: unused,
     list: unused,
@@ -63,6 +66,17 @@ describe("availability limits", () => {
     expect((await batch.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).availabilities).toHaveLength(2);
     const tight = createAvailabilityRpcs(two, { ...LIMITS, availabilityMaxAllocations: 9 });
     await expect(tight.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).rejects.toThrow(/these 2 people together have more than 9/);
+  });
+
+  it("reads a person in pages of 2,000 rows and answers the same as one read", async () => {
+    const p = person();
+    const rows = busy(p, 4500);
+    const store = fakeStore(rows);
+    const rpcs = createAvailabilityRpcs(store, { ...LIMITS, maxResponseBytes: 256 * 1024 * 1024 });
+    const got = await rpcs.getPersonAvailability(call(), { personId: p, ...WINDOW, includeCapacityIds: true } as never);
+    expect(store.limits).toEqual([2000, 2000, 2000]);
+    const ids = new Set(got.segments.flatMap((s) => s.capacityIds));
+    expect(ids.size).toBe(4500);
   });
 
   it("answers DEADLINE_EXCEEDED when the deadline passes before the computation", async () => {
