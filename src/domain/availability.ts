@@ -113,22 +113,33 @@ export function segments(
   const last = toEpochDay(windowEnd);
   // Day → change of the total that day (numeric keys: a busy person has thousands).
   const delta = new Map<number, number>([[first, 0]]);
-  // With ids only: day → allocations that start there / ended the day before.
+  // With ids only: day → allocations that start there / ended the day before, and the change in their number.
   const starts = includeIds ? new Map<number, Allocation[]>() : undefined;
   const ends = includeIds ? new Map<number, Allocation[]>() : undefined;
+  const count = includeIds ? new Map<number, number>() : undefined;
   for (const a of allocations) {
     const s = Math.max(toEpochDay(a.periodStart), first);
     const e = Math.min(toEpochDay(a.periodEnd), last);
     if (s > e) continue;
     delta.set(s, (delta.get(s) ?? 0) + a.allocatedBp);
     delta.set(e + 1, (delta.get(e + 1) ?? 0) - a.allocatedBp);
-    if (starts && ends) {
+    if (starts && ends && count) {
       push(starts, s, a);
       push(ends, e + 1, a);
+      count.set(s, (count.get(s) ?? 0) + 1);
+      count.set(e + 1, (count.get(e + 1) ?? 0) - 1);
     }
   }
   // Something starts or ends on every boundary, so the set changes there even when the total does not.
   const boundaries = Float64Array.from(delta.keys()).sort();
+  if (budget) {
+    // Charge the whole answer before building any of it: an oversized one fails in a cheap numeric pass.
+    let active = 0;
+    for (let i = 0; i < boundaries.length && boundaries[i]! <= last; i++) {
+      active += count?.get(boundaries[i]!) ?? 0;
+      budget.spend(SEGMENT_BYTES + active * ID_BYTES);
+    }
+  }
   const active = new Set<string>();
   const out: Segment[] = [];
   let bp = 0;
@@ -141,7 +152,6 @@ export function segments(
     }
     // No boundary lies past last + 1 (every end is clipped to the window).
     const next = boundaries[i + 1] ?? last + 1;
-    budget?.spend(SEGMENT_BYTES + active.size * ID_BYTES);
     out.push({
       periodStart: fromEpochDay(day),
       periodEnd: fromEpochDay(next - 1),
