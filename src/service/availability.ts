@@ -9,7 +9,8 @@
  * to other calls between people.
  */
 import { create } from "@bufbuild/protobuf";
-import { pacer, scopeOf, type Call, type WorkLimits } from "./call.js";
+import { scopeOf, type Call, type WorkLimits } from "./call.js";
+import { pacer } from "./pacing.js";
 import {
   AVAILABILITY_TOO_LARGE,
   FULL_BP,
