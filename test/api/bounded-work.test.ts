@@ -151,7 +151,10 @@ describe("bounded work under the production heap ceiling (MariaDB)", () => {
     looping = false;
     await quiet;
     looping = true;
-    await scrape(server.adminPort); // resets the server's event-loop delay histogram
+    // Resets the server's event-loop delay histogram; a failure here says whether the process is still there.
+    await scrape(server.adminPort).catch((err: unknown) => {
+      throw new Error(`admin port unreachable (exit ${server.child.exitCode}, signal ${server.child.signalCode}): ${String(err)}; last logs ${JSON.stringify(server.logs.slice(-3))}`);
+    });
     const latencies: number[] = [];
     const loop = readLoop(latencies);
 
