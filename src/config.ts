@@ -20,6 +20,16 @@ export interface Config {
   logLevel: string;
   /** CAPACITY_READ_MAX_BYTES (default 1 MiB): larger request messages are RESOURCE_EXHAUSTED. */
   readMaxBytes: number;
+  /**
+   * CAPACITY_MAX_RESPONSE_BYTES (default 4 MiB): no response message may be
+   * larger; one that would be is RESOURCE_EXHAUSTED (list pages stop short instead).
+   */
+  maxResponseBytes: number;
+  /**
+   * CAPACITY_AVAILABILITY_MAX_ALLOCATIONS (default 50,000): capacities one
+   * availability call may consider (all people of a batch together); more is RESOURCE_EXHAUSTED.
+   */
+  availabilityMaxAllocations: number;
   /** CAPACITY_CORS_ORIGINS: comma-separated exact origins whose pages may call the API. */
   corsOrigins: string[];
   /** CAPACITY_UI (`on`/`off`; default on outside production): the web page at /ui. */
@@ -229,6 +239,8 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     },
     logLevel,
     readMaxBytes: integer(env, "CAPACITY_READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxResponseBytes: integer(env, "CAPACITY_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    availabilityMaxAllocations: integer(env, "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS", 50_000, 1, 10_000_000),
     corsOrigins: origins(env, "CAPACITY_CORS_ORIGINS"),
     ui: onOff(env, "CAPACITY_UI", !production),
     tls: tls(env),
