@@ -15,7 +15,7 @@ import { Code, createConnectRouter, type ConnectRouter, type ConnectRouterOption
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type http from "node:http";
-import { isHttp2, type Req, type RequestHandler } from "./listener.js";
+import { isHttp2, type Req, type RequestHandler, type Res } from "./listener.js";
 
 /** Messages connect-es gives as INTERNAL although the request is at fault. */
 const CALLER_FAULT = /^(parse binary|decompression failed)/;
@@ -128,6 +128,11 @@ function reasonOf(refused: Refused): RpcRefusal {
   return "rpc_refused";
 }
 
+/** Has the client gone away (the HTTP/2 stream reset or closed, the HTTP/1.1 connection closed)? */
+function gone(req: Req, res: Res): boolean {
+  return isHttp2(req) ? req.stream.destroyed || req.stream.closed : (res as http.ServerResponse).destroyed;
+}
+
 /** Can connect-node build a URL from this request? (It throws on a missing or malformed authority.) */
 function hasAuthority(req: Req): boolean {
   const authority = isHttp2(req) ? req.authority : req.headers.host;
@@ -173,7 +178,7 @@ export function rpcHandler(options: RpcHandlerOptions): RequestHandler {
     handler(uReq)
       .then(async (uRes) => {
         // Seen by the interceptors, or cut by the listener (which reported it already).
-        if (call.observed() || (isHttp2(req) ? req.stream.destroyed : (res as http.ServerResponse).destroyed)) return uRes;
+        if (call.observed() || gone(req, res)) return uRes;
         const refused = await inspect(uRes);
         const code = refused.code === undefined ? `http ${refused.res.status}` : Code[refused.code];
         options.onRefused(reasonOf(refused), req, { code, correlationId: call.correlationId });
@@ -182,7 +187,7 @@ export function rpcHandler(options: RpcHandlerOptions): RequestHandler {
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err: unknown) => {
         // Mostly the client went away mid-response: nothing left to tell it.
-        if (res.headersSent || res.destroyed) return res.destroy();
+        if (res.headersSent || gone(req, res)) return res.destroy();
         const id = options.onError(err, req);
         res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": id });
         res.end(`internal error (correlation id ${id})\n`);

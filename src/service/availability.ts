@@ -204,6 +204,7 @@ export function createAvailabilityRpcs(store: CapacityStore, limits: WorkLimits)
           await pace.step();
           availabilities.push(toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp, shared));
         }
+        await pace.handOver();
         return create(BatchGetPersonAvailabilityResponseSchema, { availabilities });
       });
     },

@@ -41,7 +41,7 @@ function nextTurn(): Promise<void> {
  * calls of the process). Slices are measured in time, not units: one busy
  * person of a batch can cost as much as hundreds of others.
  */
-export function pacer(call: Pick<Call, "deadline">, what: string): { step(): Promise<void> } {
+export function pacer(call: Pick<Call, "deadline">, what: string): { step(): Promise<void>; handOver(): Promise<void> } {
   let sliceStart = Date.now();
   const check = (now: number): void => {
     if (now >= call.deadline) throw new DeadlineExceededError(`deadline exceeded while computing ${what}`);
@@ -54,6 +54,16 @@ export function pacer(call: Pick<Call, "deadline">, what: string): { step(): Pro
       await nextTurn();
       sliceStart = Date.now();
       check(sliceStart);
+    },
+    /**
+     * Waits for a turn of its own before the answer is returned: encoding a
+     * large answer (tens of ms, and it cannot be split) then starts a turn
+     * instead of lengthening a computing slice, and two answers are never
+     * encoded in one turn.
+     */
+    async handOver() {
+      await nextTurn();
+      check(Date.now());
     },
   };
 }
