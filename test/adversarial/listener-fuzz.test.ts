@@ -1,0 +1,290 @@
+/**
+ * Raw-socket fuzzing of the listeners, not only the RPCs: thousands of
+ * hand-written requests, HTTP/2 frames, random bytes and TLS garbage against
+ * the main port (plaintext with HTTP/1 and h2c, UI on and off, TLS with
+ * ALPN), the admin port and the grpc-js port, each server its own process.
+ * A case ends on an answer, a close, or its time running out; the server not
+ * answering is not a failure by itself. After every batch the process must
+ * be alive and serve a real call; a batch that kills it is bisected down to
+ * the case that did, which the failure then shows.
+ */
+import { writeFileSync } from "node:fs";
+import http2 from "node:http2";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintToken } from "../../src/auth/tokens.js";
+import { MYSQL_URL } from "../helpers/databases.js";
+import { person, tenant } from "../helpers/ids.js";
+import { http1Status, http2FrameTypes, plainTarget, rawExchange, type RawOutcome, type RawTarget } from "../helpers/raw-socket.js";
+import { TEST_SECRET } from "../helpers/server.js";
+import { Figures, FIGURES_DIR } from "./figures.js";
+import { ADMIN_ROUTES, http1Case, MAIN_ROUTES, type RawCase } from "./listener-cases.js";
+import { http2Case, prefaceCase, randomBytesCase, tlsGarbageCase } from "./listener-frames.js";
+import { captureClientHello, servingProblem, startFuzzedServer, throwawayCertificate, type FuzzedServer } from "./listener-servers.js";
+
+const figures = new Figures("listener-fuzz");
+const SEED = Number(process.env.LISTENER_FUZZ_SEED ?? 20_261_201);
+const SCALE = Number(process.env.LISTENER_FUZZ_SCALE ?? 1);
+const CASE_MS = Number(process.env.LISTENER_FUZZ_CASE_MS ?? 1000);
+const PARALLEL = 32;
+const BATCH = 100;
+/** Bisecting a crashed batch costs a restart per step: once per kind of crash, and a few in all. */
+const MAX_BISECTS = Number(process.env.LISTENER_FUZZ_BISECTS ?? 4);
+
+interface Finding {
+  target: string;
+  problem: string;
+  /** The error and first stack frame the dying process printed. */
+  signature: string;
+  culprit: string;
+}
+
+const findings: Finding[] = [];
+const bisected = new Set<string>();
+const started = Date.now();
+
+/** A case as a reproduction: its category and its bytes, JSON-escaped and shortened. */
+function describeCase(c: RawCase): string {
+  const shown = c.chunks.map((b) => JSON.stringify(b.subarray(0, 1500).toString("latin1")) + (b.length > 1500 ? `…(${b.length} bytes)` : ""));
+  return `[${c.category}] ${shown.join(" + ")}${c.halfClose ? " then FIN" : ""}`;
+}
+
+/** The outcome in a word, for the figures table. */
+function classify(outcome: RawOutcome): string {
+  const status = http1Status(outcome.received);
+  if (status !== undefined) return `answered ${Math.floor(status / 100)}xx`;
+  const types = http2FrameTypes(outcome.received);
+  if (types[0] === 0x4) {
+    if (types.includes(0x1)) return "answered over HTTP/2";
+    if (types.includes(0x7)) return "GOAWAY";
+    if (types.includes(0x3)) return "stream reset";
+  }
+  if (outcome.received[0] === 0x15) return "TLS alert";
+  if (outcome.received.length > 0) return "other bytes";
+  if (outcome.end === "refused") return "refused (nobody listening)";
+  return outcome.end === "closed" ? "closed without answer" : "no answer within the case time";
+}
+
+async function runCases(target: RawTarget, cases: RawCase[]): Promise<RawOutcome[]> {
+  const outcomes: RawOutcome[] = new Array(cases.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < cases.length) {
+      const i = next++;
+      outcomes[i] = await rawExchange(target, cases[i]!, CASE_MS);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL, cases.length) }, worker));
+  return outcomes;
+}
+
+/** What a dying process printed: the error line and the first stack frame. */
+function crashSignature(stderr: string): string {
+  const lines = stderr.split("\n");
+  const error = lines.findIndex((l) => /^[A-Za-z]*Error\b|^\[?Unhandled|^node:internal/.test(l));
+  if (error < 0) return "nothing on stderr";
+  const frame = lines.slice(error).find((l) => /^\s+at /.test(l)) ?? "";
+  return `${lines[error]!.trim()} ${frame.trim()}`;
+}
+
+async function restart(server: FuzzedServer, token: string): Promise<void> {
+  await server.respawn();
+  const problem = await servingProblem(server, token);
+  if (problem !== undefined) throw new Error(`restarted, and still not serving: ${problem}`);
+}
+
+/** The one case of `suspects` that stops the server on its own, if there is one. Restarts the server as it goes. */
+async function bisect(server: FuzzedServer, target: RawTarget, suspects: RawCase[], token: string): Promise<RawCase | undefined> {
+  while (suspects.length > 0) {
+    const halves = suspects.length === 1 ? [suspects] : [suspects.slice(0, Math.ceil(suspects.length / 2)), suspects.slice(Math.ceil(suspects.length / 2))];
+    let guilty: RawCase[] | undefined;
+    for (const half of halves) {
+      await runCases(target, half);
+      if ((await servingProblem(server, token)) !== undefined) {
+        await restart(server, token);
+        guilty = half;
+        break;
+      }
+    }
+    if (!guilty) return undefined; // only a mix of cases, or timing, does it
+    if (guilty.length === 1) return guilty[0];
+    suspects = guilty;
+  }
+  return undefined;
+}
+
+/** Sends `cases` in batches; after each, the server must still serve. Returns this target's findings. */
+async function fuzz(name: string, server: FuzzedServer, target: RawTarget, cases: RawCase[], token: string): Promise<Finding[]> {
+  const found: Finding[] = [];
+  const before = await servingProblem(server, token);
+  if (before !== undefined) throw new Error(`not serving before the first case: ${before}`);
+  for (let at = 0; at < cases.length; at += BATCH) {
+    const batch = cases.slice(at, at + BATCH);
+    const outcomes = await runCases(target, batch);
+    batch.forEach((c, i) => {
+      const outcome = classify(outcomes[i]!);
+      figures.add(`${name}: cases sent`);
+      figures.add(`${name}: ${outcome}`);
+      figures.add(`category: ${c.category}`);
+    });
+    figures.add("batches checked");
+    const problem = await servingProblem(server, token);
+    if (problem === undefined) continue;
+    figures.add(`${name}: batches after which the server did not serve`);
+    const signature = server.alive() ? "still running (stuck)" : crashSignature(server.process.stderr());
+    // Dead or stuck: start it over on the same ports.
+    await restart(server, token);
+    let culprit = "not bisected (a crash of this kind was already)";
+    if (!bisected.has(signature) && bisected.size < MAX_BISECTS) {
+      bisected.add(signature);
+      const c = await bisect(server, target, batch, token);
+      culprit = c === undefined ? "no single case of the batch does it alone" : describeCase(c);
+    }
+    found.push({ target: name, problem, signature, culprit });
+  }
+  findings.push(...found);
+  return found;
+}
+
+function sample(arbitrary: fc.Arbitrary<RawCase>, n: number, offset: number): RawCase[] {
+  return fc.sample(arbitrary, { seed: SEED + offset, numRuns: Math.round(n * SCALE) });
+}
+
+describe(`listener fuzzing (seed ${SEED})`, () => {
+  let plain: FuzzedServer;
+  let uiOff: FuzzedServer;
+  let secure: FuzzedServer;
+  let token: string;
+  let clientHello: Buffer;
+
+  beforeAll(async () => {
+    process.stdout.write(`listener fuzzing: seed ${SEED} (LISTENER_FUZZ_SEED), scale ${SCALE}, case time ${CASE_MS} ms\n`);
+    const cert = throwawayCertificate();
+    clientHello = await captureClientHello();
+    token = await mintToken(TEST_SECRET, { tenantId: tenant("fuzz-listener"), sub: person(), ttlSeconds: 3600 });
+    const base = { CAPACITY_JWT_SECRET: TEST_SECRET };
+    [plain, uiOff, secure] = await Promise.all([
+      startFuzzedServer("plaintext on MySQL", { ...base, CAPACITY_DATABASE_URL: MYSQL_URL }, { grpc: true }),
+      startFuzzedServer("plaintext, UI off, on SQLite", { ...base, CAPACITY_UI: "off" }),
+      startFuzzedServer("TLS on SQLite", base, { tls: cert }),
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    figures.add("crashes or hangs", findings.length);
+    figures.add("seconds", Math.round((Date.now() - started) / 1000));
+    figures.save();
+    // The reproductions, for a findings note (the failure messages carry the same).
+    writeFileSync(join(FIGURES_DIR, "listener-fuzz-findings.txt"), findings.map((f) => `${f.target}: ${f.problem}\n  ${f.signature}\n  culprit: ${f.culprit}\n`).join("\n"));
+    await Promise.all([plain?.stop(), uiOff?.stop(), secure?.stop()]);
+  });
+
+  const targets: Array<[string, () => [FuzzedServer, RawTarget, RawCase[]]]> = [
+    ["main plaintext HTTP/1", () => [plain, plain.main, sample(http1Case(MAIN_ROUTES, token), 1500, 1)]],
+    ["main h2c", () => [plain, plain.main, sample(http2Case(token), 900, 2)]],
+    ["main plaintext random bytes", () => [plain, plain.main, sample(fc.oneof(randomBytesCase, prefaceCase), 300, 3)]],
+    ["admin HTTP/1", () => [plain, plain.admin, sample(fc.oneof({ weight: 4, arbitrary: http1Case(ADMIN_ROUTES, undefined) }, { weight: 1, arbitrary: randomBytesCase }, { weight: 1, arbitrary: prefaceCase }), 500, 4)]],
+    ["grpc-js port", () => [plain, plain.grpc!, sample(fc.oneof({ weight: 4, arbitrary: http2Case(token) }, { weight: 1, arbitrary: randomBytesCase }), 300, 5)]],
+    ["main HTTP/1, UI off", () => [uiOff, uiOff.main, sample(http1Case(MAIN_ROUTES, token), 400, 6)]],
+    ["main TLS HTTP/1 (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, sample(http1Case(MAIN_ROUTES, token), 400, 7)]],
+    ["main TLS h2 (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }, sample(http2Case(token), 300, 8)]],
+    ["main TLS port, bytes below TLS", () => [secure, plainTarget(secure.main), sample(fc.oneof(tlsGarbageCase(clientHello), randomBytesCase), 300, 9)]],
+  ];
+
+  /** A request by hand over HTTP/2 (Node's client sends any :path): the status, or how the stream ended. */
+  function h2Request(target: RawTarget, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ status: number | undefined; body: string }> {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(`${target.tls ? "https" : "http"}://${target.host}:${target.port}`, { rejectUnauthorized: false });
+      session.on("error", reject);
+      const stream = session.request(headers, { endStream: body === undefined });
+      const chunks: Buffer[] = [];
+      let status: number | undefined;
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("error", () => {});
+      stream.on("close", () => {
+        session.close();
+        resolve({ status, body: Buffer.concat(chunks).toString() });
+      });
+      if (body !== undefined) stream.end(body);
+    });
+  }
+
+  const http2Healthz = "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n";
+  const http2Rpc = (path: string): string => `POST ${path} HTTP/2.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`;
+  /** Requests that each crashed the process on the first version of the listener. */
+  const named: Array<[string, () => [FuzzedServer, RawTarget, string], (status: number | undefined) => boolean]> = [
+    ["GET /healthz HTTP/2.0 over plain TCP", () => [plain, plain.main, http2Healthz], (s) => s !== undefined && s !== 500],
+    ["GET /healthz HTTP/2.0 with the UI off", () => [uiOff, uiOff.main, http2Healthz], (s) => s !== undefined && s !== 500],
+    ["GET /healthz HTTP/2.0 over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, http2Healthz], (s) => s !== undefined && s !== 500],
+    ["POST GetCapacity HTTP/2.0 over plain TCP", () => [plain, plain.main, http2Rpc("/work.v1.CapacityService/GetCapacity")], (s) => s !== undefined && s < 500],
+    ["POST ListCapacities HTTP/2.0 with the UI off", () => [uiOff, uiOff.main, http2Rpc("/work.v1.CapacityService/ListCapacities")], (s) => s !== undefined && s < 500],
+    ["POST GetCapacity HTTP/2.0 over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, http2Rpc("/work.v1.CapacityService/GetCapacity")], (s) => s !== undefined && s < 500],
+    ["GET /healthz HTTP/2.0 on the admin port", () => [plain, plain.admin, http2Healthz], (s) => s !== undefined && s !== 500],
+    ["GET /ui/%E0%A4%A", () => [plain, plain.main, "GET /ui/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
+    ["HEAD /ui/%", () => [plain, plain.main, "HEAD /ui/% HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
+    ["GET /ui/% with the UI off", () => [uiOff, uiOff.main, "GET /ui/% HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
+    ["GET /ui/%E0%A4%A over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, "GET /ui/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
+  ];
+
+  it.each(named)("named case %s: answered without a 500, and the process still serves", async (_name, make, acceptable) => {
+    const [server, target, request] = make();
+    const outcome = await rawExchange(target, { chunks: [Buffer.from(request, "latin1")] }, 5000);
+    figures.add("named cases sent");
+    const problem = await servingProblem(server, token);
+    if (problem !== undefined) await server.respawn(); // for the cases after this one
+    expect(problem).toBeUndefined();
+    const status = http1Status(outcome.received);
+    expect({ status, acceptable: acceptable(status) }).toEqual({ status, acceptable: true });
+  }, 60_000);
+
+  it.each([
+    ["HEAD /ui/% over h2c", () => [plain, plain.main] as const],
+    ["GET /ui/%E0%A4%A over h2c", () => [plain, plain.main] as const],
+    ["HEAD /ui/% over TLS (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }] as const],
+  ])("named case %s: 400 or 404, and the process still serves", async (name, make) => {
+    const [server, target] = make();
+    const [method, path] = name.split(" ") as [string, string];
+    const answer = await h2Request(target, { ":method": method, ":path": path });
+    figures.add("named cases sent");
+    const problem = await servingProblem(server, token);
+    if (problem !== undefined) await server.respawn();
+    expect(problem).toBeUndefined();
+    expect([400, 404]).toContain(answer.status);
+  }, 60_000);
+
+  it.each([["HTTP/1.1", false], ["h2c", true]] as const)("a gzip body cut short is INVALID_ARGUMENT over %s", async (_name, overHttp2) => {
+    const whole = gzipSync(Buffer.from('{"pageSize":1}'));
+    const cut = whole.subarray(0, whole.length - 6);
+    const headers = { "content-type": "application/json", "content-encoding": "gzip", authorization: `Bearer ${token}` };
+    let status: number | undefined;
+    let body: string;
+    if (overHttp2) {
+      ({ status, body } = await h2Request(plain.main, { ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", ...headers }, cut));
+    } else {
+      const head = `POST /work.v1.CapacityService/ListCapacities HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Content-Length: ${cut.length}\r\n\r\n`;
+      const outcome = await rawExchange(plain.main, { chunks: [Buffer.from(head), cut] }, 5000);
+      status = http1Status(outcome.received);
+      body = outcome.received.toString("latin1");
+    }
+    figures.add("named cases sent");
+    expect({ status, code: /"code":"(\w+)"/.exec(body)?.[1] }).toEqual({ status: 400, code: "invalid_argument" });
+    expect(await servingProblem(plain, token)).toBeUndefined();
+  }, 60_000);
+
+  it.each(targets)("%s: the process survives every batch and still serves", async (name, make) => {
+    const [server, target, cases] = make();
+    const found = await fuzz(name, server, target, cases, token);
+    expect(found.map((f) => `${f.problem}\n    ${f.signature}\n    culprit: ${f.culprit}`)).toEqual([]);
+  }, 300_000);
+
+  it("wrote no uncaught or unhandled error to stderr or the log", () => {
+    for (const server of [plain, uiOff, secure]) {
+      const output = server.output();
+      expect(output.split("\n").filter((line) => /uncaught|unhandled/i.test(line))).toEqual([]);
+      expect(output.split("\n").filter((line) => /^\s+at .+:\d+:\d+\)?$/.test(line)).slice(0, 5)).toEqual([]);
+    }
+  });
+});
