@@ -31,6 +31,10 @@ const CASE_MS = Number(process.env.LISTENER_FUZZ_CASE_MS ?? 1000);
 const PARALLEL = 32;
 const BATCH = 100;
 /** Bisecting a crashed batch costs a restart per step: once per kind of crash, and a few in all. */
+/** Short limits for the connection-level cases (the defaults are 10 s). */
+const FIRST_REQUEST_MS = 2000;
+const MAX_DEADLINE_MS = 3000;
+const WATCHES_PER_CONNECTION = 4;
 const MAX_BISECTS = Number(process.env.LISTENER_FUZZ_BISECTS ?? 4);
 
 interface Finding {
@@ -43,6 +47,7 @@ interface Finding {
 
 const findings: Finding[] = [];
 const bisected = new Set<string>();
+let outsideRestarts = 0;
 const started = Date.now();
 
 /** A case as a reproduction: its category and its bytes, JSON-escaped and shortened. */
@@ -80,13 +85,23 @@ async function runCases(target: RawTarget, cases: RawCase[]): Promise<RawOutcome
   return outcomes;
 }
 
-/** What a dying process printed: the error line and the first stack frame. */
-function crashSignature(stderr: string): string {
-  const lines = stderr.split("\n");
-  const error = lines.findIndex((l) => /^[A-Za-z]*Error\b|^\[?Unhandled|^node:internal/.test(l));
-  if (error < 0) return "nothing on stderr";
+/** What a failing process reported: the error and its first stack frame, from its log or its stderr. */
+function faultSignature(server: FuzzedServer): string {
+  const fault = server.faults().at(-1)?.fault as { name?: string; message?: string; stack?: string } | undefined;
+  const text = fault ? `${fault.name}: ${fault.message}\n${fault.stack ?? ""}` : server.process.stderr();
+  const lines = text.split("\n");
+  const error = lines.findIndex((l) => /^[A-Za-z]*Error\b/.test(l));
+  if (error < 0) return server.alive() ? "still running, not serving" : "nothing on stderr or in the log";
   const frame = lines.slice(error).find((l) => /^\s+at /.test(l)) ?? "";
   return `${lines[error]!.trim()} ${frame.trim()}`;
+}
+
+/** What is wrong after some cases: not serving, or an unhandled error logged since `faultsBefore`. */
+async function trouble(server: FuzzedServer, token: string, faultsBefore: number): Promise<string | undefined> {
+  const problem = await servingProblem(server, token);
+  if (problem !== undefined) return problem;
+  const faults = server.faults();
+  return faults.length > faultsBefore ? `${server.name} serves, but logged "${String(faults.at(-1)!.msg)}"` : undefined;
 }
 
 async function restart(server: FuzzedServer, token: string): Promise<void> {
@@ -95,14 +110,15 @@ async function restart(server: FuzzedServer, token: string): Promise<void> {
   if (problem !== undefined) throw new Error(`restarted, and still not serving: ${problem}`);
 }
 
-/** The one case of `suspects` that stops the server on its own, if there is one. Restarts the server as it goes. */
+/** The one case of `suspects` that brings trouble on its own, if there is one. Restarts the server as it goes. */
 async function bisect(server: FuzzedServer, target: RawTarget, suspects: RawCase[], token: string): Promise<RawCase | undefined> {
   while (suspects.length > 0) {
     const halves = suspects.length === 1 ? [suspects] : [suspects.slice(0, Math.ceil(suspects.length / 2)), suspects.slice(Math.ceil(suspects.length / 2))];
     let guilty: RawCase[] | undefined;
     for (const half of halves) {
+      const faultsBefore = server.faults().length;
       await runCases(target, half);
-      if ((await servingProblem(server, token)) !== undefined) {
+      if ((await trouble(server, token, faultsBefore)) !== undefined) {
         await restart(server, token);
         guilty = half;
         break;
@@ -122,6 +138,7 @@ async function fuzz(name: string, server: FuzzedServer, target: RawTarget, cases
   if (before !== undefined) throw new Error(`not serving before the first case: ${before}`);
   for (let at = 0; at < cases.length; at += BATCH) {
     const batch = cases.slice(at, at + BATCH);
+    const faultsBefore = server.faults().length;
     const outcomes = await runCases(target, batch);
     batch.forEach((c, i) => {
       const outcome = classify(outcomes[i]!);
@@ -130,10 +147,19 @@ async function fuzz(name: string, server: FuzzedServer, target: RawTarget, cases
       figures.add(`category: ${c.category}`);
     });
     figures.add("batches checked");
-    const problem = await servingProblem(server, token);
+    const problem = await trouble(server, token, faultsBefore);
     if (problem === undefined) continue;
+    if (server.endedFromOutside() && outsideRestarts < 3) {
+      // Not a crash (a crash exits with a non-zero code): start over and send the batch again.
+      outsideRestarts++;
+      figures.add("restarts after an outside signal");
+      process.stdout.write(`listener fuzzing: ${problem}; restarting and repeating the batch\n`);
+      await restart(server, token);
+      at -= BATCH;
+      continue;
+    }
     figures.add(`${name}: batches after which the server did not serve`);
-    const signature = server.alive() ? "still running (stuck)" : crashSignature(server.process.stderr());
+    const signature = faultSignature(server);
     // Dead or stuck: start it over on the same ports.
     await restart(server, token);
     let culprit = "not bisected (a crash of this kind was already)";
@@ -164,7 +190,12 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     const cert = throwawayCertificate();
     clientHello = await captureClientHello();
     token = await mintToken(TEST_SECRET, { tenantId: tenant("fuzz-listener"), sub: person(), ttlSeconds: 3600 });
-    const base = { CAPACITY_JWT_SECRET: TEST_SECRET };
+    const base = {
+      CAPACITY_JWT_SECRET: TEST_SECRET,
+      CAPACITY_FIRST_REQUEST_TIMEOUT_MS: String(FIRST_REQUEST_MS),
+      CAPACITY_MAX_DEADLINE_MS: String(MAX_DEADLINE_MS),
+      CAPACITY_MAX_WATCH_STREAMS_PER_CONNECTION: String(WATCHES_PER_CONNECTION),
+    };
     [plain, uiOff, secure] = await Promise.all([
       startFuzzedServer("plaintext on MySQL", { ...base, CAPACITY_DATABASE_URL: MYSQL_URL }, { grpc: true }),
       startFuzzedServer("plaintext, UI off, on SQLite", { ...base, CAPACITY_UI: "off" }),
@@ -231,10 +262,11 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
 
   it.each(named)("named case %s: answered without a 500, and the process still serves", async (_name, make, acceptable) => {
     const [server, target, request] = make();
+    const faultsBefore = server.faults().length;
     const outcome = await rawExchange(target, { chunks: [Buffer.from(request, "latin1")] }, 5000);
     figures.add("named cases sent");
-    const problem = await servingProblem(server, token);
-    if (problem !== undefined) await server.respawn(); // for the cases after this one
+    const problem = await trouble(server, token, faultsBefore);
+    if (problem !== undefined) await restart(server, token); // for the cases after this one
     expect(problem).toBeUndefined();
     const status = http1Status(outcome.received);
     expect({ status, acceptable: acceptable(status) }).toEqual({ status, acceptable: true });
@@ -247,10 +279,11 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
   ])("named case %s: 400 or 404, and the process still serves", async (name, make) => {
     const [server, target] = make();
     const [method, path] = name.split(" ") as [string, string];
+    const faultsBefore = server.faults().length;
     const answer = await h2Request(target, { ":method": method, ":path": path });
     figures.add("named cases sent");
-    const problem = await servingProblem(server, token);
-    if (problem !== undefined) await server.respawn();
+    const problem = await trouble(server, token, faultsBefore);
+    if (problem !== undefined) await restart(server, token);
     expect(problem).toBeUndefined();
     expect([400, 404]).toContain(answer.status);
   }, 60_000);
@@ -272,6 +305,83 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     figures.add("named cases sent");
     expect({ status, code: /"code":"(\w+)"/.exec(body)?.[1] }).toEqual({ status: 400, code: "invalid_argument" });
     expect(await servingProblem(plain, token)).toBeUndefined();
+  }, 60_000);
+
+  it.each([
+    ["plaintext, nothing sent", () => [plain.main, ""] as const],
+    ["plaintext, half the HTTP/2 preface", () => [plain.main, "PRI * HTTP/2.0\r\n"] as const],
+    ["plaintext, HTTP/1 headers never finished", () => [plain.main, "GET /healthz HTTP/1.1\r\nHost: x\r\n"] as const],
+    ["UI off, nothing sent", () => [uiOff.main, ""] as const],
+    ["TLS port, no ClientHello", () => [plainTarget(secure.main), ""] as const],
+    ["TLS port, half a ClientHello", () => [plainTarget(secure.main), clientHello.subarray(0, 40)] as const],
+    ["TLS handshake done (ALPN h2), nothing after", () => [{ ...secure.main, tls: { alpn: ["h2"] } }, ""] as const],
+    ["TLS handshake done (ALPN h2), half the preface", () => [{ ...secure.main, tls: { alpn: ["h2"] } }, "PRI * HTTP/2.0\r\n"] as const],
+  ])("closes a connection that has no complete first request within the timeout: %s", async (_name, make) => {
+    const [target, sent] = make();
+    const outcome = await rawExchange(target, { chunks: sent.length === 0 ? [] : [Buffer.from(sent as string | Buffer)] }, FIRST_REQUEST_MS + 15_000);
+    figures.add("idle connections closed by the server", outcome.end === "closed" ? 1 : 0);
+    expect(outcome.end).toBe("closed");
+    expect(outcome.ms).toBeGreaterThanOrEqual(FIRST_REQUEST_MS - 200);
+  }, 60_000);
+
+  /** An HTTP/2 POST whose body is started and never ended: how long until the server ends the stream, and how. */
+  function bodyNeverEnds(target: RawTarget, headers: http2.OutgoingHttpHeaders): Promise<{ ms: number; status: number | undefined; rstCode: number }> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const session = http2.connect(`http://${target.host}:${target.port}`);
+      session.on("error", reject);
+      const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${token}`, ...headers });
+      let status: number | undefined;
+      stream.on("response", (h) => (status = Number(h[":status"])));
+      stream.on("data", () => {});
+      stream.on("error", () => {});
+      stream.on("close", () => {
+        session.destroy();
+        resolve({ ms: Date.now() - started, status, rstCode: stream.rstCode ?? -1 });
+      });
+      stream.write(Buffer.from([0, 0, 0, 0, 10, 0x08])); // a message that promises 10 bytes, 1 sent
+    });
+  }
+
+  it("ends an HTTP/2 request body that never ends, by the call's deadline (grpc-timeout 1S)", async () => {
+    const ended = await bodyNeverEnds(plain.main, { "grpc-timeout": "1S" });
+    figures.add("HTTP/2 bodies that never end, ended by the server");
+    expect(ended.ms).toBeLessThan(1000 + 1000 + 8000);
+    expect(await servingProblem(plain, token)).toBeUndefined();
+  }, 60_000);
+
+  it("ends an HTTP/2 request body that never ends, by the longest deadline when the call names none", async () => {
+    const ended = await bodyNeverEnds(uiOff.main, {});
+    figures.add("HTTP/2 bodies that never end, ended by the server");
+    expect(ended.ms).toBeGreaterThanOrEqual(MAX_DEADLINE_MS - 200);
+    expect(ended.ms).toBeLessThan(MAX_DEADLINE_MS + 1000 + 8000);
+    expect(await servingProblem(uiOff, token)).toBeUndefined();
+  }, 60_000);
+
+  it(`caps Health/Watch streams per connection (${WATCHES_PER_CONNECTION}) with RESOURCE_EXHAUSTED, and frees the places when the connection goes`, async () => {
+    const watch = (session: http2.ClientHttp2Session): Promise<{ status: string | undefined; open: boolean; stream: http2.ClientHttp2Stream }> =>
+      new Promise((resolve) => {
+        const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Watch", "content-type": "application/grpc", te: "trailers" });
+        stream.on("error", () => {});
+        // A first message means the watch is open; trailers (or a trailers-only answer) mean it was refused.
+        stream.once("data", () => resolve({ status: undefined, open: true, stream }));
+        stream.on("response", (h) => h["grpc-status"] !== undefined && resolve({ status: String(h["grpc-status"]), open: false, stream }));
+        stream.on("trailers", (h) => resolve({ status: String(h["grpc-status"]), open: false, stream }));
+        stream.on("close", () => resolve({ status: undefined, open: false, stream }));
+        stream.end(Buffer.alloc(5));
+      });
+    const session = http2.connect(`http://127.0.0.1:${plain.main.port}`);
+    const opened = [];
+    for (let i = 0; i < WATCHES_PER_CONNECTION; i++) opened.push(await watch(session));
+    expect(opened.map((w) => w.open)).toEqual(Array(WATCHES_PER_CONNECTION).fill(true));
+    const refused = await watch(session);
+    expect({ open: refused.open, status: refused.status }).toEqual({ open: false, status: "8" });
+    figures.add("Health/Watch streams refused over the per-connection cap");
+    session.destroy();
+    const again = http2.connect(`http://127.0.0.1:${plain.main.port}`);
+    const fresh = await watch(again);
+    expect(fresh.open).toBe(true);
+    again.destroy();
   }, 60_000);
 
   it.each(targets)("%s: the process survives every batch and still serves", async (name, make) => {

@@ -27,6 +27,10 @@ export interface FuzzedServer {
   /** stderr and JSON log of every process so far, crashed ones included. */
   output(): string;
   alive(): boolean;
+  /** Log entries about errors nobody handled (the process may serve on after one). */
+  faults(): Array<Record<string, unknown>>;
+  /** It ended on a signal or stopped cleanly: somebody else ended it, it did not crash. */
+  endedFromOutside(): boolean;
   /** Kills what is left of the process and starts a new one on the same ports. */
   respawn(): Promise<void>;
   stop(): Promise<void>;
@@ -53,6 +57,8 @@ export async function startFuzzedServer(name: string, env: Record<string, string
     process: await spawnServer(fullEnv),
     output: () => [...earlier, server.process.stderr(), ...server.process.logs.map((l) => JSON.stringify(l))].join("\n"),
     alive: () => server.process.child.exitCode === null && server.process.child.signalCode === null,
+    faults: () => server.process.logs.filter((l) => /uncaught|unhandled/i.test(String(l.msg))),
+    endedFromOutside: () => server.process.child.signalCode !== null || server.process.child.exitCode === 0,
     async respawn() {
       earlier.push(server.process.stderr(), ...server.process.logs.map((l) => JSON.stringify(l)));
       await server.process.stop("SIGKILL");
@@ -137,7 +143,11 @@ function grpcHealth(target: RawTarget): Promise<string | undefined> {
 
 /** What is wrong with the server right now, or undefined when it serves. */
 export async function servingProblem(server: FuzzedServer, token: string): Promise<string | undefined> {
-  if (!server.alive()) return `${server.name}: process exited (code ${server.process.child.exitCode}, signal ${server.process.child.signalCode})`;
+  if (!server.alive()) {
+    const stopping = server.process.logs.find((l) => l.msg === "shutting down: draining in-flight calls");
+    const told = stopping ? `, after ${String(stopping.reason ?? stopping.signal)}` : "";
+    return `${server.name}: process exited (code ${server.process.child.exitCode}, signal ${server.process.child.signalCode}${told})`;
+  }
   try {
     const health = await request(server, server.main, server.tls, "GET", "/healthz");
     if (health.status !== 200) return `${server.name}: main /healthz answered ${health.status}`;
