@@ -19,6 +19,8 @@ export interface RawExchange {
   chunks: Buffer[];
   /** Half-close the connection after the last chunk (default false). */
   halfClose?: boolean;
+  /** Wait for the server to close, however much it sent (default: end once it goes quiet). */
+  untilClose?: boolean;
 }
 
 export type RawEnd = "closed" | "quiet" | "timeout" | "refused";
@@ -33,7 +35,13 @@ export interface RawOutcome {
 
 /** After the first bytes of an answer, this much silence ends the case. */
 const QUIET_MS = 60;
+/** Connecting (and the TLS handshake) may take this long before the case's own time starts. */
+const CONNECT_MS = 10_000;
 
+/**
+ * Writes the chunks once connected; `timeoutMs` counts from then. Ends on
+ * close, on quiet after an answer, or on the timeout.
+ */
 export function rawExchange(target: RawTarget, exchange: RawExchange, timeoutMs: number): Promise<RawOutcome> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -51,15 +59,17 @@ export function rawExchange(target: RawTarget, exchange: RawExchange, timeoutMs:
       socket.destroy();
       resolve({ end, received: Buffer.concat(received), ms: Date.now() - started });
     };
-    const deadline = setTimeout(() => finish("timeout"), timeoutMs);
+    let deadline = setTimeout(() => finish("timeout"), CONNECT_MS);
     socket.on(target.tls ? "secureConnect" : "connect", () => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => finish("timeout"), timeoutMs);
       for (const chunk of exchange.chunks) socket.write(chunk);
       if (exchange.halfClose) socket.end();
     });
     socket.on("data", (chunk: Buffer) => {
       received.push(chunk);
       clearTimeout(quiet);
-      quiet = setTimeout(() => finish("quiet"), QUIET_MS);
+      if (!exchange.untilClose) quiet = setTimeout(() => finish("quiet"), QUIET_MS);
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
       // A refused connection before anything was exchanged means nobody listens.
