@@ -13,167 +13,25 @@ import http2 from "node:http2";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { mintToken } from "../../src/auth/tokens.js";
 import { MYSQL_URL } from "../helpers/databases.js";
 import { person, tenant } from "../helpers/ids.js";
-import { http1Status, http2FrameTypes, plainTarget, rawExchange, type RawOutcome, type RawTarget } from "../helpers/raw-socket.js";
+import { http1Status, plainTarget, rawExchange, type RawTarget } from "../helpers/raw-socket.js";
 import { TEST_SECRET } from "../helpers/server.js";
-import { Figures, FIGURES_DIR } from "./figures.js";
+import { FIGURES_DIR } from "./figures.js";
 import { ADMIN_ROUTES, http1Case, MAIN_ROUTES, type RawCase } from "./listener-cases.js";
 import { http2Case, prefaceCase, randomBytesCase, tlsGarbageCase } from "./listener-frames.js";
+import { CASE_MS, figures, findings, fuzz, restart, trouble } from "./listener-fuzzer.js";
 import { captureClientHello, servingProblem, startFuzzedServer, throwawayCertificate, type FuzzedServer } from "./listener-servers.js";
 
-const figures = new Figures("listener-fuzz");
 const SEED = Number(process.env.LISTENER_FUZZ_SEED ?? 20_261_201);
 const SCALE = Number(process.env.LISTENER_FUZZ_SCALE ?? 1);
-const CASE_MS = Number(process.env.LISTENER_FUZZ_CASE_MS ?? 1000);
-const PARALLEL = 32;
-const BATCH = 100;
-/** Bisecting a crashed batch costs a restart per step: once per kind of crash, and a few in all. */
 /** Short limits for the connection-level cases (the defaults are 10 s). */
 const FIRST_REQUEST_MS = 2000;
 const MAX_DEADLINE_MS = 3000;
 const WATCHES_PER_CONNECTION = 4;
-const MAX_BISECTS = Number(process.env.LISTENER_FUZZ_BISECTS ?? 4);
-
-interface Finding {
-  target: string;
-  problem: string;
-  /** The error and first stack frame the dying process printed. */
-  signature: string;
-  culprit: string;
-}
-
-const findings: Finding[] = [];
-const bisected = new Set<string>();
-let outsideRestarts = 0;
 const started = Date.now();
-
-/** A case as a reproduction: its category and its bytes, JSON-escaped and shortened. */
-function describeCase(c: RawCase): string {
-  const shown = c.chunks.map((b) => JSON.stringify(b.subarray(0, 1500).toString("latin1")) + (b.length > 1500 ? `…(${b.length} bytes)` : ""));
-  return `[${c.category}] ${shown.join(" + ")}${c.halfClose ? " then FIN" : ""}`;
-}
-
-/** The outcome in a word, for the figures table. */
-function classify(outcome: RawOutcome): string {
-  const status = http1Status(outcome.received);
-  if (status !== undefined) return status >= 500 ? `answered ${status}` : `answered ${Math.floor(status / 100)}xx`;
-  const types = http2FrameTypes(outcome.received);
-  if (types[0] === 0x4) {
-    if (types.includes(0x1)) return "answered over HTTP/2";
-    if (types.includes(0x7)) return "GOAWAY";
-    if (types.includes(0x3)) return "stream reset";
-    return "HTTP/2 SETTINGS, then nothing";
-  }
-  if (outcome.received[0] === 0x15) return "TLS alert";
-  if (outcome.received.length > 0) return "other bytes";
-  if (outcome.end === "refused") return "refused (nobody listening)";
-  return outcome.end === "closed" ? "closed without answer" : "no answer within the case time";
-}
-
-async function runCases(target: RawTarget, cases: RawCase[]): Promise<RawOutcome[]> {
-  const outcomes: RawOutcome[] = new Array(cases.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < cases.length) {
-      const i = next++;
-      outcomes[i] = await rawExchange(target, cases[i]!, CASE_MS);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL, cases.length) }, worker));
-  return outcomes;
-}
-
-/** What a failing process reported: the error and its first stack frame, from its log or its stderr. */
-function faultSignature(server: FuzzedServer): string {
-  const fault = server.faults().at(-1)?.fault as { name?: string; message?: string; stack?: string } | undefined;
-  const text = fault ? `${fault.name}: ${fault.message}\n${fault.stack ?? ""}` : server.process.stderr();
-  const lines = text.split("\n");
-  const error = lines.findIndex((l) => /^[A-Za-z]*Error\b/.test(l));
-  if (error < 0) return server.alive() ? "still running, not serving" : "nothing on stderr or in the log";
-  const frame = lines.slice(error).find((l) => /^\s+at /.test(l)) ?? "";
-  return `${lines[error]!.trim()} ${frame.trim()}`;
-}
-
-/** What is wrong after some cases: not serving, or an unhandled error logged since `faultsBefore`. */
-async function trouble(server: FuzzedServer, token: string, faultsBefore: number): Promise<string | undefined> {
-  const problem = await servingProblem(server, token);
-  if (problem !== undefined) return problem;
-  const faults = server.faults();
-  return faults.length > faultsBefore ? `${server.name} serves, but logged "${String(faults.at(-1)!.msg)}"` : undefined;
-}
-
-async function restart(server: FuzzedServer, token: string): Promise<void> {
-  await server.respawn();
-  const problem = await servingProblem(server, token);
-  if (problem !== undefined) throw new Error(`restarted, and still not serving: ${problem}`);
-}
-
-/** The one case of `suspects` that brings trouble on its own, if there is one. Restarts the server as it goes. */
-async function bisect(server: FuzzedServer, target: RawTarget, suspects: RawCase[], token: string): Promise<RawCase | undefined> {
-  while (suspects.length > 0) {
-    const halves = suspects.length === 1 ? [suspects] : [suspects.slice(0, Math.ceil(suspects.length / 2)), suspects.slice(Math.ceil(suspects.length / 2))];
-    let guilty: RawCase[] | undefined;
-    for (const half of halves) {
-      const faultsBefore = server.faults().length;
-      await runCases(target, half);
-      if ((await trouble(server, token, faultsBefore)) !== undefined) {
-        await restart(server, token);
-        guilty = half;
-        break;
-      }
-    }
-    if (!guilty) return undefined; // only a mix of cases, or timing, does it
-    if (guilty.length === 1) return guilty[0];
-    suspects = guilty;
-  }
-  return undefined;
-}
-
-/** Sends `cases` in batches; after each, the server must still serve. Returns this target's findings. */
-async function fuzz(name: string, server: FuzzedServer, target: RawTarget, cases: RawCase[], token: string): Promise<Finding[]> {
-  const found: Finding[] = [];
-  const before = await servingProblem(server, token);
-  if (before !== undefined) throw new Error(`not serving before the first case: ${before}`);
-  for (let at = 0; at < cases.length; at += BATCH) {
-    const batch = cases.slice(at, at + BATCH);
-    const faultsBefore = server.faults().length;
-    const outcomes = await runCases(target, batch);
-    batch.forEach((c, i) => {
-      const outcome = classify(outcomes[i]!);
-      figures.add(`${name}: cases sent`);
-      figures.add(`${name}: ${outcome}`);
-      figures.add(`category: ${c.category}`);
-    });
-    figures.add("batches checked");
-    const problem = await trouble(server, token, faultsBefore);
-    if (problem === undefined) continue;
-    if (server.endedFromOutside() && outsideRestarts < 3) {
-      // Not a crash (a crash exits with a non-zero code): start over and send the batch again.
-      outsideRestarts++;
-      figures.add("restarts after an outside signal");
-      process.stdout.write(`listener fuzzing: ${problem}; restarting and repeating the batch\n`);
-      await restart(server, token);
-      at -= BATCH;
-      continue;
-    }
-    figures.add(`${name}: batches after which the server did not serve`);
-    const signature = faultSignature(server);
-    // Dead or stuck: start it over on the same ports.
-    await restart(server, token);
-    let culprit = "not bisected (a crash of this kind was already)";
-    if (!bisected.has(signature) && bisected.size < MAX_BISECTS) {
-      bisected.add(signature);
-      const c = await bisect(server, target, batch, token);
-      culprit = c === undefined ? "no single case of the batch does it alone" : describeCase(c);
-    }
-    found.push({ target: name, problem, signature, culprit });
-  }
-  findings.push(...found);
-  return found;
-}
 
 function sample(arbitrary: fc.Arbitrary<RawCase>, n: number, offset: number): RawCase[] {
   return fc.sample(arbitrary, { seed: SEED + offset, numRuns: Math.round(n * SCALE) });
@@ -204,6 +62,18 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     ]);
   }, 120_000);
 
+  // Other work on this machine may stop our processes (SIGTERM): count it, start them again, go on.
+  beforeEach(async () => {
+    for (const server of [plain, uiOff, secure]) {
+      if (server.alive()) continue;
+      // A crash was already a failure of the test that caused it.
+      const why = server.endedFromOutside() ? "was stopped from outside" : "crashed in an earlier test";
+      figures.add(`restarts: ${why}`);
+      process.stdout.write(`listener fuzzing: ${server.name} ${why}; restarting\n`);
+      await restart(server, token);
+    }
+  }, 120_000);
+
   afterAll(async () => {
     figures.add("crashes or hangs", findings.length);
     figures.add("seconds", Math.round((Date.now() - started) / 1000));
@@ -214,15 +84,15 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
   });
 
   const targets: Array<[string, () => [FuzzedServer, RawTarget, RawCase[]]]> = [
-    ["main plaintext HTTP/1", () => [plain, plain.main, sample(http1Case(MAIN_ROUTES, token), 1500, 1)]],
-    ["main h2c", () => [plain, plain.main, sample(http2Case(token), 900, 2)]],
-    ["main plaintext random bytes", () => [plain, plain.main, sample(fc.oneof(randomBytesCase, prefaceCase), 300, 3)]],
-    ["admin HTTP/1", () => [plain, plain.admin, sample(fc.oneof({ weight: 4, arbitrary: http1Case(ADMIN_ROUTES, undefined) }, { weight: 1, arbitrary: randomBytesCase }, { weight: 1, arbitrary: prefaceCase }), 500, 4)]],
-    ["grpc-js port", () => [plain, plain.grpc!, sample(fc.oneof({ weight: 4, arbitrary: http2Case(token) }, { weight: 1, arbitrary: randomBytesCase }), 300, 5)]],
-    ["main HTTP/1, UI off", () => [uiOff, uiOff.main, sample(http1Case(MAIN_ROUTES, token), 400, 6)]],
-    ["main TLS HTTP/1 (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, sample(http1Case(MAIN_ROUTES, token), 400, 7)]],
-    ["main TLS h2 (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }, sample(http2Case(token), 300, 8)]],
-    ["main TLS port, bytes below TLS", () => [secure, plainTarget(secure.main), sample(fc.oneof(tlsGarbageCase(clientHello), randomBytesCase), 300, 9)]],
+    ["main plaintext HTTP/1", () => [plain, plain.main, sample(http1Case(MAIN_ROUTES, token), 3000, 1)]],
+    ["main h2c", () => [plain, plain.main, sample(http2Case(token), 2000, 2)]],
+    ["main plaintext random bytes", () => [plain, plain.main, sample(fc.oneof(randomBytesCase, prefaceCase), 600, 3)]],
+    ["admin HTTP/1", () => [plain, plain.admin, sample(fc.oneof({ weight: 4, arbitrary: http1Case(ADMIN_ROUTES, undefined) }, { weight: 1, arbitrary: randomBytesCase }, { weight: 1, arbitrary: prefaceCase }), 1000, 4)]],
+    ["grpc-js port", () => [plain, plain.grpc!, sample(fc.oneof({ weight: 4, arbitrary: http2Case(token) }, { weight: 1, arbitrary: randomBytesCase }), 600, 5)]],
+    ["main HTTP/1, UI off", () => [uiOff, uiOff.main, sample(http1Case(MAIN_ROUTES, token), 800, 6)]],
+    ["main TLS HTTP/1 (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, sample(http1Case(MAIN_ROUTES, token), 800, 7)]],
+    ["main TLS h2 (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }, sample(http2Case(token), 600, 8)]],
+    ["main TLS port, bytes below TLS", () => [secure, plainTarget(secure.main), sample(fc.oneof(tlsGarbageCase(clientHello), randomBytesCase), 600, 9)]],
   ];
 
   /** A request by hand over HTTP/2 (Node's client sends any :path): the status, or how the stream ended. */
