@@ -8,11 +8,13 @@ import type { Logger } from "pino";
 import { devSecret } from "./auth/tokens.js";
 import { createTokenVerifier } from "./auth/verifier.js";
 import type { Config } from "./config.js";
+import { Admission } from "./server/admission.js";
 import { processAdmin, startAdmin } from "./server/admin.js";
 import { startGrpcEngine } from "./server/grpc-engine.js";
 import { HealthMonitor } from "./server/health.js";
 import { Metrics } from "./server/metrics.js";
 import { Observer } from "./server/observe.js";
+import { RateLimiter } from "./server/rate-limit.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
 import { createCapacityService } from "./service/capacity-service.js";
@@ -75,10 +77,16 @@ export async function waitForDatabase(knex: Knex, config: Config, log: Logger, r
 
 export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
+  const observer = new Observer(log, metrics);
   let health: HealthMonitor | undefined;
   const admin = options.worker
     ? undefined
-    : await startAdmin({ host: config.adminHost, port: config.adminPort, ...processAdmin(metrics, () => health) });
+    : await startAdmin({
+        host: config.adminHost,
+        port: config.adminPort,
+        ...processAdmin(metrics, () => health),
+        onRefusal: (reason, facts) => observer.refused(reason, facts),
+      });
   const knex = openDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
@@ -99,13 +107,12 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     await monitor.start();
     health = monitor;
     const capacity = createCapacityService({ store });
-    const verifier = createTokenVerifier(config.jwt, secret);
-    const observer = new Observer(log, metrics);
+    const admission = new Admission(createTokenVerifier(config.jwt, secret), new RateLimiter(config.rateLimits, metrics));
     const listener = await startServer({
       host: config.host,
       port: config.port,
       services: { capacity },
-      verifier,
+      admission,
       health: monitor,
       observer,
       readMaxBytes: config.readMaxBytes,
@@ -114,7 +121,10 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
         maxConcurrentStreams: config.maxConcurrentStreams,
         maxHeaderBytes: config.maxHeaderBytes,
         pingIntervalMs: config.pingIntervalMs,
+        firstRequestTimeoutMs: config.firstRequestTimeoutMs,
+        maxConnections: config.maxConnections,
       },
+      watchLimits: { perProcess: config.maxWatchStreams, perConnection: config.maxWatchStreamsPerConnection },
       corsOrigins: config.corsOrigins,
       uiDir: config.ui ? uiDirectory() : undefined,
       tls: config.tls && { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
@@ -126,7 +136,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
             host: config.host,
             port: config.grpcPort,
             capacity,
-            verifier,
+            admission,
             health: monitor,
             observer,
             maxDeadlineMs: config.maxDeadlineMs,

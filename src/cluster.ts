@@ -20,7 +20,8 @@ interface ReadyMessage {
   grpcPort: number | undefined;
 }
 
-export async function runPrimary(config: Config, log: Logger): Promise<void> {
+/** Starts the workers; returns the primary's shutdown (drain every worker, then exit with `code`). */
+export async function runPrimary(config: Config, log: Logger): Promise<(reason: string, code: number) => void> {
   const knex = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await waitForDatabase(knex, config, log, true);
   await knex.destroy();
@@ -35,6 +36,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       if (ready.size < config.workers) return undefined;
       return [...ready.values()].every(Boolean);
     },
+    onRefusal: (reason, facts) => log.warn({ reason, ...facts }, "refused"),
   });
 
   let stopping = false;
@@ -61,10 +63,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   });
   for (let i = 0; i < config.workers; i++) fork();
 
-  const stop = (signal: string): void => {
+  const stop = (reason: string, code = 0): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining workers");
+    log.info({ reason, graceMs: config.shutdownGraceMs }, "shutting down: draining workers");
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exits = workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once("exit", () => r()))));
     for (const w of workers) w.process.kill("SIGTERM");
@@ -74,11 +76,12 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       await admin.close();
       log.info("stopped");
       await flushLog(log);
-      process.exit(0);
+      process.exit(code);
     });
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  return stop;
 }
 
 /** A worker: the service without admin listener or migrations, reporting readiness to the primary. */

@@ -46,6 +46,22 @@ export interface Config {
   pingIntervalMs: number;
   /** CAPACITY_WORKERS (default 1): processes sharing the ports; more use more cores. */
   workers: number;
+  /** CAPACITY_FIRST_REQUEST_TIMEOUT_MS (default 10 s): a new connection's time to send its first complete request headers (protocol sniffing and TLS included). */
+  firstRequestTimeoutMs: number;
+  /** CAPACITY_MAX_CONNECTIONS (default 4096): connections the main port holds per process; more are closed on arrival. */
+  maxConnections: number;
+  /** CAPACITY_MAX_WATCH_STREAMS (default 1000): open Health/Watch streams per process. */
+  maxWatchStreams: number;
+  /** CAPACITY_MAX_WATCH_STREAMS_PER_CONNECTION (default 16): open Health/Watch streams per connection. */
+  maxWatchStreamsPerConnection: number;
+  /**
+   * Per-process rate limits (0 turns one off): CAPACITY_RATE_TENANT_CALLS_PER_S
+   * (default 2000), CAPACITY_RATE_TENANT_WRITES_PER_S (500),
+   * CAPACITY_RATE_APP_CALLS_PER_S (2000), CAPACITY_RATE_APP_WRITES_PER_S (500),
+   * CAPACITY_RATE_BURST_MS (2000: a bucket holds two seconds of its rate),
+   * CAPACITY_RATE_MAX_KEYS (100,000 buckets per limit).
+   */
+  rateLimits: RateLimitConfig;
 }
 
 export interface JwtConfig {
@@ -59,6 +75,34 @@ export interface JwtConfig {
   issuer: string | undefined;
   /** CAPACITY_JWT_AUDIENCE: required `aud` when set. */
   audience: string | undefined;
+  /**
+   * CAPACITY_JWT_MAX_LIFETIME_MS (default 24 h): longest a token may live, as
+   * `exp − iat` and as `exp − now`. Whole seconds count (JWT times are seconds).
+   */
+  maxLifetimeMs?: number | undefined;
+  /** CAPACITY_JWT_CLOCK_SKEW_MS (default 60 s): how far in the future `iat` and `nbf` may be. */
+  clockSkewMs?: number | undefined;
+}
+
+/** Default longest token lifetime: one day, what `npm run token` and the development banner mint. */
+export const DEFAULT_JWT_MAX_LIFETIME_MS = 86_400_000;
+/** Default tolerance for an issuer whose clock runs ahead of ours. */
+export const DEFAULT_JWT_CLOCK_SKEW_MS = 60_000;
+
+/** Sustained rates (per second; 0 turns that limit off), the burst and the memory bound. */
+export interface RateLimitConfig {
+  /** Calls per second of one tenant, all methods. */
+  tenantCallsPerS: number;
+  /** Writes per second of one tenant (SetCapacity, DeleteCapacity, UndeleteCapacity, ConfirmCapacity). */
+  tenantWritesPerS: number;
+  /** Calls per second of one app of a tenant (tokens without `app_id` count as one app). */
+  appCallsPerS: number;
+  /** Writes per second of one app of a tenant. */
+  appWritesPerS: number;
+  /** A bucket holds this many milliseconds of its rate: the burst an idle caller may send at once. */
+  burstMs: number;
+  /** Buckets kept per limit; beyond it the least recently used is forgotten (and comes back full). */
+  maxKeys: number;
 }
 
 /** A setting that cannot be used; the message names the variable. */
@@ -177,6 +221,8 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
       jwksUrl,
       issuer: text(env, "CAPACITY_JWT_ISSUER"),
       audience: text(env, "CAPACITY_JWT_AUDIENCE"),
+      maxLifetimeMs: integer(env, "CAPACITY_JWT_MAX_LIFETIME_MS", DEFAULT_JWT_MAX_LIFETIME_MS, 60_000, 31_536_000_000),
+      clockSkewMs: integer(env, "CAPACITY_JWT_CLOCK_SKEW_MS", DEFAULT_JWT_CLOCK_SKEW_MS, 0, 600_000),
     },
     logLevel,
     readMaxBytes: integer(env, "CAPACITY_READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -193,5 +239,17 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     maxHeaderBytes: integer(env, "CAPACITY_MAX_HEADER_BYTES", 16_384, 1024, 1_048_576),
     pingIntervalMs: integer(env, "CAPACITY_PING_INTERVAL_MS", 30_000, 1000, 3_600_000),
     workers: integer(env, "CAPACITY_WORKERS", 1, 1, 64),
+    firstRequestTimeoutMs: integer(env, "CAPACITY_FIRST_REQUEST_TIMEOUT_MS", 10_000, 100, 600_000),
+    maxConnections: integer(env, "CAPACITY_MAX_CONNECTIONS", 4096, 1, 1_000_000),
+    maxWatchStreams: integer(env, "CAPACITY_MAX_WATCH_STREAMS", 1000, 0, 1_000_000),
+    maxWatchStreamsPerConnection: integer(env, "CAPACITY_MAX_WATCH_STREAMS_PER_CONNECTION", 16, 0, 10_000),
+    rateLimits: {
+      tenantCallsPerS: integer(env, "CAPACITY_RATE_TENANT_CALLS_PER_S", 2000, 0, 10_000_000),
+      tenantWritesPerS: integer(env, "CAPACITY_RATE_TENANT_WRITES_PER_S", 500, 0, 10_000_000),
+      appCallsPerS: integer(env, "CAPACITY_RATE_APP_CALLS_PER_S", 2000, 0, 10_000_000),
+      appWritesPerS: integer(env, "CAPACITY_RATE_APP_WRITES_PER_S", 500, 0, 10_000_000),
+      burstMs: integer(env, "CAPACITY_RATE_BURST_MS", 2000, 1, 600_000),
+      maxKeys: integer(env, "CAPACITY_RATE_MAX_KEYS", 100_000, 1, 10_000_000),
+    },
   };
 }

@@ -4,6 +4,7 @@ import { startApp } from "./app.js";
 import { isWorker, runPrimary, runWorker } from "./cluster.js";
 import { mintToken } from "./auth/tokens.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import type { Logger } from "pino";
 import { createLogger, flushLog } from "./log.js";
 
 async function main(): Promise<void> {
@@ -18,9 +19,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Until a role below installs its drain, a fatal error exits straight away.
+  let shutdown = (_reason: string, code: number): void => void flushLog(log).then(() => process.exit(code));
+  onFatal(log, config.shutdownGraceMs, (reason) => shutdown(reason, 1));
   if (config.workers > 1 && !isWorker()) {
     log.info({ pid: process.pid, node: process.version, port: config.port, adminPort: config.adminPort, workers: config.workers }, "capacity starting");
-    await runPrimary(config, log);
+    shutdown = await runPrimary(config, log);
     return;
   }
   const worker = isWorker();
@@ -28,7 +32,13 @@ async function main(): Promise<void> {
   log.flush();
   const app = worker ? await runWorker(config, log) : await startApp(config, log);
   if (worker) {
-    process.on("SIGTERM", () => void app.close().then(() => flushLog(log)).then(() => process.exit(0)));
+    let closing = false;
+    shutdown = (_reason, code) => {
+      if (closing) return;
+      closing = true;
+      void app.close().then(() => flushLog(log)).then(() => process.exit(code));
+    };
+    process.on("SIGTERM", () => shutdown("SIGTERM", 0));
     process.on("SIGINT", () => {}); // the primary decides
     return;
   }
@@ -37,18 +47,18 @@ async function main(): Promise<void> {
     "capacity listening",
   );
   await flushLog(log);
-  if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port);
+  if (app.devSecret !== undefined) await printDevBanner(app.devSecret, app.port, Math.min(86_400, Math.floor(config.jwt.maxLifetimeMs! / 1000)));
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (reason: string, code = 0): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
+    log.info({ reason, graceMs: config.shutdownGraceMs }, "shutting down: draining in-flight calls");
     app.close().then(
       async () => {
         log.info("stopped");
         await flushLog(log);
-        process.exit(0);
+        process.exit(code);
       },
       async (err: unknown) => {
         log.error({ err: String(err) }, "shutdown failed");
@@ -57,14 +67,36 @@ async function main(): Promise<void> {
       },
     );
   };
+  shutdown = stop;
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
 }
 
+/**
+ * Last lines of defence. A rejected promise nobody handled is logged and the
+ * process serves on (Node would exit); an uncaught exception is logged and
+ * the process drains and exits 1 through the normal shutdown, never silently.
+ */
+function onFatal(log: Logger, graceMs: number, drain: (reason: string) => void): void {
+  const describe = (e: unknown): Record<string, unknown> =>
+    e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : { value: String(e) };
+  process.on("unhandledRejection", (reason) => {
+    log.error({ fault: describe(reason) }, "unhandled promise rejection");
+  });
+  process.on("uncaughtException", (err) => {
+    log.fatal({ fault: describe(err) }, "uncaught exception: draining and exiting");
+    log.flush();
+    // Should the drain itself hang, exit anyway once the grace period is well past.
+    setTimeout(() => process.exit(1), graceMs + 5000).unref();
+    drain("uncaughtException");
+  });
+}
+
 /** Development only: a ready token and a call to paste, on stderr (never in the JSON log). */
-async function printDevBanner(secret: string, port: number): Promise<void> {
+async function printDevBanner(secret: string, port: number, ttlSeconds: number): Promise<void> {
   const sub = `per_${ulid()}`;
-  const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds: 86_400 });
+  // One day, or less when CAPACITY_JWT_MAX_LIFETIME_MS allows less.
+  const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds });
   const body = JSON.stringify({
     capacity: {
       personId: sub,
@@ -78,7 +110,7 @@ async function printDevBanner(secret: string, port: number): Promise<void> {
     [
       "",
       "Development mode: no CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL, so tokens are signed with the",
-      "secret in the data folder. A token for tenant 'demo' (valid 24 hours; more: npm run token -- --tenant T --sub S):",
+      `secret in the data folder. A token for tenant 'demo' (valid ${+(ttlSeconds / 3600).toFixed(2)} hours; more: npm run token -- --tenant T --sub S):`,
       "",
       `  export TOKEN=${token}`,
       "",

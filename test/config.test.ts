@@ -20,6 +20,8 @@ describe("loadConfig", () => {
       CAPACITY_JWT_AUDIENCE: "aud",
       CAPACITY_LOG_LEVEL: "warn",
       CAPACITY_READ_MAX_BYTES: "2048",
+      CAPACITY_JWT_MAX_LIFETIME_MS: "3600000",
+      CAPACITY_JWT_CLOCK_SKEW_MS: "5000",
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -27,7 +29,7 @@ describe("loadConfig", () => {
       databaseUrl: "mysql://u:p@db:3306/cap",
       dataDir: "/tmp/x",
       dbPoolMax: 32,
-      jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined },
+      jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined, maxLifetimeMs: 3_600_000, clockSkewMs: 5000 },
       logLevel: "warn",
       readMaxBytes: 2048,
     });
@@ -43,10 +45,32 @@ describe("loadConfig", () => {
     [{ CAPACITY_JWT_SECRET: "s".repeat(32), CAPACITY_JWKS_URL: "https://idp/jwks" }, /not both/],
     [{ CAPACITY_LOG_LEVEL: "loud" }, /CAPACITY_LOG_LEVEL/],
     [{ CAPACITY_DB_POOL_MAX: "0" }, /CAPACITY_DB_POOL_MAX/],
+    [{ CAPACITY_JWT_MAX_LIFETIME_MS: "1000" }, /CAPACITY_JWT_MAX_LIFETIME_MS/],
+    [{ CAPACITY_JWT_MAX_LIFETIME_MS: "1d" }, /CAPACITY_JWT_MAX_LIFETIME_MS/],
+    [{ CAPACITY_JWT_CLOCK_SKEW_MS: "3600000" }, /CAPACITY_JWT_CLOCK_SKEW_MS/],
+    [{ CAPACITY_RATE_TENANT_CALLS_PER_S: "-1" }, /CAPACITY_RATE_TENANT_CALLS_PER_S/],
+    [{ CAPACITY_RATE_TENANT_WRITES_PER_S: "lots" }, /CAPACITY_RATE_TENANT_WRITES_PER_S/],
+    [{ CAPACITY_RATE_APP_CALLS_PER_S: "1.5" }, /CAPACITY_RATE_APP_CALLS_PER_S/],
+    [{ CAPACITY_RATE_APP_WRITES_PER_S: "99999999" }, /CAPACITY_RATE_APP_WRITES_PER_S/],
+    [{ CAPACITY_RATE_BURST_MS: "0" }, /CAPACITY_RATE_BURST_MS/],
+    [{ CAPACITY_RATE_MAX_KEYS: "0" }, /CAPACITY_RATE_MAX_KEYS/],
     [{ NODE_ENV: "production" }, /production needs a token verifier/],
   ])("stops on %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("has rate limits on by default, generous per tenant, and reads them", () => {
+    expect(loadConfig({}).rateLimits).toEqual({ tenantCallsPerS: 2000, tenantWritesPerS: 500, appCallsPerS: 2000, appWritesPerS: 500, burstMs: 2000, maxKeys: 100_000 });
+    const c = loadConfig({
+      CAPACITY_RATE_TENANT_CALLS_PER_S: "0",
+      CAPACITY_RATE_TENANT_WRITES_PER_S: "50",
+      CAPACITY_RATE_APP_CALLS_PER_S: "100",
+      CAPACITY_RATE_APP_WRITES_PER_S: "10",
+      CAPACITY_RATE_BURST_MS: "500",
+      CAPACITY_RATE_MAX_KEYS: "1000",
+    });
+    expect(c.rateLimits).toEqual({ tenantCallsPerS: 0, tenantWritesPerS: 50, appCallsPerS: 100, appWritesPerS: 10, burstMs: 500, maxKeys: 1000 });
   });
 
   it("starts in production with a verifier", () => {

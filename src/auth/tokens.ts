@@ -7,19 +7,24 @@ export interface TokenClaims {
   tenantId: string;
   sub: string;
   appId?: string | undefined;
-  /** Lifetime in seconds (default one day). */
+  /** Lifetime in seconds (default one day, the verifier's default maximum). */
   ttlSeconds?: number;
   issuer?: string | undefined;
   audience?: string | undefined;
 }
 
-/** Signs an HS256 token with the claims the service reads. */
+/**
+ * Signs an HS256 token with the claims the service reads. `iat` and `exp`
+ * come from one clock reading, so `exp − iat` is exactly the lifetime asked
+ * for (the verifier refuses one second over its maximum).
+ */
 export async function mintToken(secret: string, claims: TokenClaims): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
   const jwt = new SignJWT({ tenant_id: claims.tenantId, ...(claims.appId !== undefined && { app_id: claims.appId }) })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub)
-    .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + (claims.ttlSeconds ?? 86_400));
+    .setIssuedAt(now)
+    .setExpirationTime(now + (claims.ttlSeconds ?? 86_400));
   if (claims.issuer !== undefined) jwt.setIssuer(claims.issuer);
   if (claims.audience !== undefined) jwt.setAudience(claims.audience);
   return jwt.sign(new TextEncoder().encode(secret));

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { devSecret, mintToken } from "../auth/tokens.js";
-import { loadConfig } from "../config.js";
+import { DEFAULT_JWT_MAX_LIFETIME_MS, loadConfig } from "../config.js";
 import { canonicalReference, isScopeId } from "../domain/ids.js";
 
 const { values } = parseArgs({
@@ -30,6 +30,8 @@ if (values.sub === undefined || canonicalReference(values.sub) === undefined) {
 if (values.app !== undefined && !isScopeId(values.app)) fail("--app must be 1-64 letters, digits, '_', '-', '.'");
 const ttl = Number(values.ttl);
 if (!Number.isInteger(ttl) || ttl <= 0) fail("--ttl must be a positive number of seconds");
+const maxTtl = Math.floor((config.jwt.maxLifetimeMs ?? DEFAULT_JWT_MAX_LIFETIME_MS) / 1000);
+if (ttl > maxTtl) fail(`--ttl must be at most ${maxTtl} s: the server refuses longer-lived tokens (CAPACITY_JWT_MAX_LIFETIME_MS)`);
 if (config.production && config.jwt.secret === undefined) fail("NODE_ENV=production needs CAPACITY_JWT_SECRET");
 
 const secret = config.jwt.secret ?? devSecret(config.dataDir);

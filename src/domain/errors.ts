@@ -49,6 +49,22 @@ export class UnauthenticatedError extends Error {
   override name = "UnauthenticatedError";
 }
 
+/** Which rate limit refused a call: every call or only writes, of a tenant or of one of its apps. */
+export type RateLimitScope = "tenant_calls" | "tenant_writes" | "app_calls" | "app_writes";
+
+/** The caller went over a rate limit: RESOURCE_EXHAUSTED, with when to retry. Nothing was done. */
+export class RateLimitedError extends Error {
+  override name = "RateLimitedError";
+  constructor(
+    readonly scope: RateLimitScope,
+    /** How long until the limit admits a call again, in milliseconds. */
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Collects violations and throws them together, so a caller sees every problem at once. */
 export class Violations {
   private readonly list: FieldViolation[] = [];

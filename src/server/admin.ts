@@ -6,7 +6,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { HealthMonitor } from "./health.js";
+import { clientErrorHandler, peerOf, type RefusalSink } from "./listener.js";
 import type { Metrics } from "./metrics.js";
+
+/** The admin port serves a scraper and probes: a few connections, quick requests. */
+const ADMIN_MAX_CONNECTIONS = 64;
+const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface AdminListener {
   port: number;
@@ -20,6 +25,8 @@ export interface AdminOptions {
   metrics: () => Promise<{ text: string; contentType: string }>;
   /** Would this process serve? Undefined while starting. */
   ready: () => Promise<boolean | undefined>;
+  /** Told of every refused request or connection. */
+  onRefusal?: RefusalSink;
 }
 
 /** Admin answers for one process: its registry, and its health monitor once started. */
@@ -33,30 +40,58 @@ export function processAdmin(metrics: Metrics, health: () => HealthMonitor | und
 }
 
 export async function startAdmin(options: AdminOptions): Promise<AdminListener> {
-  const server = http.createServer((req, res) => {
+  const refuse = options.onRefusal ?? (() => {});
+  const server = http.createServer(
+    { headersTimeout: ADMIN_REQUEST_TIMEOUT_MS, requestTimeout: ADMIN_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    (req, res) => {
+      try {
+        route(req, res);
+      } catch {
+        if (res.headersSent) res.destroy();
+        else {
+          res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+          res.end("internal error\n");
+        }
+      }
+    },
+  );
+  const route = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? "/").split("?")[0];
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
+      if (res.headersSent) return;
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
       res.end(body);
     };
+    if (req.httpVersionMajor !== 1) {
+      refuse("unsupported_http_version", { peer: peerOf(req.socket), detail: path });
+      res.setHeader("connection", "close");
+      return reply(505, "HTTP version not supported\n");
+    }
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
     if (path === "/healthz") return reply(200, "ok\n");
     if (path === "/readyz") {
-      void options.ready().then((ready) =>
-        ready === undefined ? reply(503, "starting: waiting for the database\n") : ready ? reply(200, "ready\n") : reply(503, "not ready\n"),
+      options.ready().then(
+        (ready) =>
+          ready === undefined ? reply(503, "starting: waiting for the database\n") : ready ? reply(200, "ready\n") : reply(503, "not ready\n"),
+        () => reply(503, "not ready\n"),
       );
       return;
     }
     if (path === "/metrics") {
       void options.metrics().then(
         (m) => reply(200, m.text, m.contentType),
-        (err: unknown) => reply(500, `metrics failed: ${err instanceof Error ? err.message : String(err)}\n`),
+        () => reply(500, "metrics failed\n"),
       );
       return;
     }
     reply(404, "not found\n");
-  });
+  };
   server.keepAliveTimeout = 5000;
+  server.maxConnections = ADMIN_MAX_CONNECTIONS;
+  server.on("drop", (data?: { remoteAddress?: string; remotePort?: number }) => {
+    refuse("connection_limit", { peer: `${data?.remoteAddress ?? ""}:${data?.remotePort ?? ""}`, detail: "admin port" });
+  });
+  server.on("clientError", clientErrorHandler(refuse, "admin port"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());

@@ -9,9 +9,11 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 export interface CallInfo {
   correlationId: string;
   peer: string;
+  /** Set once an interceptor has seen the call; a call refused before that is observed by the adapter. */
+  observed: boolean;
 }
 
-export const callInfoKey = createContextKey<CallInfo>({ correlationId: "", peer: "" }, { description: "call info" });
+export const callInfoKey = createContextKey<CallInfo>({ correlationId: "", peer: "", observed: false }, { description: "call info" });
 
 /** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */
 export function correlationId(header: string | string[] | undefined): string {

@@ -2,20 +2,21 @@
  * The gRPC protocol on @grpc/grpc-js, a second engine for the same service
  * core: it costs about a third of connect-node's CPU per call. It listens on
  * CAPACITY_GRPC_PORT; the main port keeps serving every protocol. Requests
- * and responses are (de)serialized with the generated schemas, and auth,
- * deadlines, observation and error mapping are the ones connect-node uses.
+ * and responses are (de)serialized with the generated schemas, and admission
+ * (auth, rate limits), deadlines, observation and error mapping are the ones
+ * connect-node uses.
  */
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { anyPack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../auth/caller.js";
-import type { TokenVerifier } from "../auth/verifier.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { deadlineFor } from "../service/call.js";
 import type { CapacityService } from "../service/capacity-service.js";
+import type { Admission } from "./admission.js";
 import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
 import { correlationId } from "./context.js";
@@ -24,7 +25,8 @@ export interface GrpcEngineOptions {
   host: string;
   port: number;
   capacity: CapacityService;
-  verifier: TokenVerifier;
+  /** Token verification and rate limits, the same as on the main port. */
+  admission: Admission;
   health: HealthMonitor;
   observer: Observer;
   maxDeadlineMs: number;
@@ -99,7 +101,9 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
       let caller: Caller | undefined;
       const deadline = deadlineFor(remaining(call.getDeadline()), options.maxDeadlineMs);
       (async () => {
-        if (needsCaller) caller = await options.verifier.verify(call.metadata.get("authorization")[0]?.toString());
+        if (needsCaller) {
+          await options.admission.admit(method, call.metadata.get("authorization")[0]?.toString(), (c) => (caller = c));
+        }
         return handle(caller, call.request, deadline);
       })().then(
         (response) => {

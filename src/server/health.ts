@@ -2,7 +2,7 @@
  * Serving status for grpc.health.v1.Health and the HTTP probes: SERVING while
  * the database answers and the server is not draining.
  */
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { NotFoundError } from "../domain/errors.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
 
@@ -145,15 +145,65 @@ export class HealthMonitor {
   }
 }
 
-/** grpc.health.v1.Health: Check answers now, Watch streams changes. */
-export function healthRoutes(monitor: HealthMonitor): (router: ConnectRouter) => void {
+/** Caps on open Health/Watch streams (they need no token, so each must be bounded). */
+export interface WatchLimits {
+  perProcess: number;
+  perConnection: number;
+}
+
+/**
+ * Counts open watches per process and per connection; `enter` refuses one
+ * over either cap with RESOURCE_EXHAUSTED, `leave` gives its place back.
+ */
+class WatchSlots {
+  private total = 0;
+  private readonly byConnection = new Map<string, number>();
+
+  constructor(private readonly limits: WatchLimits) {}
+
+  enter(connection: string): void {
+    const mine = this.byConnection.get(connection) ?? 0;
+    if (this.total >= this.limits.perProcess) {
+      throw new ConnectError(`too many Health/Watch streams on this server (limit ${this.limits.perProcess})`, Code.ResourceExhausted);
+    }
+    if (mine >= this.limits.perConnection) {
+      throw new ConnectError(`too many Health/Watch streams on this connection (limit ${this.limits.perConnection})`, Code.ResourceExhausted);
+    }
+    this.total++;
+    this.byConnection.set(connection, mine + 1);
+  }
+
+  leave(connection: string): void {
+    this.total--;
+    const left = (this.byConnection.get(connection) ?? 1) - 1;
+    if (left === 0) this.byConnection.delete(connection);
+    else this.byConnection.set(connection, left);
+  }
+}
+
+/**
+ * grpc.health.v1.Health: Check answers now, Watch streams changes. `connectionOf`
+ * names the connection a call came on, for the per-connection watch cap.
+ */
+export function healthRoutes(
+  monitor: HealthMonitor,
+  limits: WatchLimits,
+  connectionOf: (values: HandlerContext["values"]) => string,
+): (router: ConnectRouter) => void {
+  const slots = new WatchSlots(limits);
   return (router) => {
     router.service(Health, {
       async check(req) {
         return { status: await monitor.check(req.service) };
       },
       async *watch(req, ctx) {
-        for await (const status of monitor.watch(req.service, ctx.signal)) yield { status };
+        const connection = connectionOf(ctx.values);
+        slots.enter(connection);
+        try {
+          for await (const status of monitor.watch(req.service, ctx.signal)) yield { status };
+        } finally {
+          slots.leave(connection);
+        }
       },
       async list() {
         await monitor.fresh();

@@ -3,15 +3,10 @@
  * balancer probes and the built web UI. RPCs go to the Connect adapter.
  */
 import { readFile, stat } from "node:fs/promises";
-import type http from "node:http";
-import http2 from "node:http2";
 import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
-import type { RequestHandler } from "./listener.js";
-
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
+import { isHttp2, type Req, type RequestHandler, type Res } from "./listener.js";
 
 export interface HttpOptions {
   rpc: RequestHandler;
@@ -20,6 +15,10 @@ export interface HttpOptions {
   corsOrigins: readonly string[];
   /** Folder of the built UI, or undefined when the UI is off. */
   uiDir: string | undefined;
+  /** Logs a handler that failed; returns the correlation id to show the client. */
+  onError: (err: unknown, req: Req) => string;
+  /** Told of a request refused here (an HTTP version the connection cannot have, a broken path). */
+  onRefusal: (reason: "unsupported_http_version" | "bad_request", req: Req) => void;
 }
 
 const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", ");
@@ -41,12 +40,36 @@ function send(res: Res, status: number, body: string, type = "text/plain; charse
   res.end(body);
 }
 
+/** A percent-decoded path, or undefined when an escape is broken or it names a NUL byte. */
+function decodePath(path: string): string | undefined {
+  try {
+    const decoded = decodeURIComponent(path);
+    return decoded.includes("\0") ? undefined : decoded;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createHttpHandler(options: HttpOptions): RequestHandler {
   const allowed = new Set(options.corsOrigins);
 
-  async function serveUi(path: string, res: Res): Promise<void> {
+  /** Answers a failed asynchronous handler: 500 with a correlation id, or a cut stream once the answer has begun. */
+  const failed = (req: Req, res: Res) => (err: unknown) => {
+    const id = options.onError(err, req);
+    if (res.headersSent) res.destroy();
+    else {
+      res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": id });
+      res.end(`internal error (correlation id ${id})\n`);
+    }
+  };
+
+  async function serveUi(req: Req, path: string, res: Res): Promise<void> {
     const dir = options.uiDir!;
-    const relative = path === "/ui" || path === "/ui/" ? "index.html" : decodeURIComponent(path.slice("/ui/".length));
+    const relative = path === "/ui" || path === "/ui/" ? "index.html" : decodePath(path.slice("/ui/".length));
+    if (relative === undefined) {
+      options.onRefusal("bad_request", req);
+      return send(res, 400, "bad request: broken percent-encoding in the path\n");
+    }
     const file = normalize(join(dir, relative));
     if (!file.startsWith(dir + sep)) return send(res, 404, "not found\n");
     try {
@@ -65,18 +88,23 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
   }
 
   return (req: Req, res: Res) => {
-    if (req.httpVersionMajor === 2) {
+    if (isHttp2(req)) {
       // A response complete before the request was read to its end (a refused
       // or oversized message): end the stream shortly after, once the
       // trailers are out (RFC 9113 §8.1 allows the reset). Otherwise the
       // half-read stream stays open, holding one of the session's streams.
-      const stream = (req as http2.Http2ServerRequest).stream;
+      const stream = req.stream;
       stream.once("finish", () => {
         if (stream.readableEnded) return;
         setTimeout(() => {
           if (!stream.readableEnded && !stream.destroyed) stream.destroy();
         }, 100).unref();
       });
+    } else if (req.httpVersionMajor !== 1) {
+      // Node's HTTP/1.1 parser accepts a request line saying HTTP/2.0 (or 3.x).
+      options.onRefusal("unsupported_http_version", req);
+      res.setHeader("connection", "close");
+      return send(res, 505, "HTTP version not supported on this connection\n");
     }
     const origin = req.headers.origin;
     const corsAllowed = typeof origin === "string" && allowed.has(origin);
@@ -102,7 +130,10 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
     if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/healthz") return send(res, 200, "ok\n");
       if (path === "/readyz") {
-        void options.health.isReady().then((ready) => (ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n")));
+        options.health.isReady().then(
+          (ready) => (ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n")),
+          failed(req, res),
+        );
         return;
       }
       if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {
@@ -111,7 +142,7 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
           res.end();
           return;
         }
-        void serveUi(path, res);
+        serveUi(req, path, res).catch(failed(req, res));
         return;
       }
     }

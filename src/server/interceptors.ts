@@ -1,17 +1,18 @@
 import type { Interceptor } from "@connectrpc/connect";
-import type { TokenVerifier } from "../auth/verifier.js";
+import type { Admission } from "./admission.js";
 import { callerKey, callInfoKey } from "./context.js";
 import type { GrpcType } from "./metrics.js";
 import type { Observer } from "./observe.js";
 
 /**
- * Verifies the bearer token and puts the caller into the context. Services in
- * `publicServices` (reflection, health: public metadata) need no token.
+ * Admits the call (bearer token, then rate limits) and puts the caller into
+ * the context. Services in `publicServices` (reflection, health: public
+ * metadata) need no token and are not rate limited.
  */
-export function authInterceptor(verifier: TokenVerifier, publicServices: ReadonlySet<string>): Interceptor {
+export function authInterceptor(admission: Admission, publicServices: ReadonlySet<string>): Interceptor {
   return (next) => async (req) => {
     if (!publicServices.has(req.service.typeName)) {
-      req.contextValues.set(callerKey, await verifier.verify(req.header.get("authorization")));
+      await admission.admit(req.method, req.header.get("authorization"), (caller) => req.contextValues.set(callerKey, caller));
     }
     return next(req);
   };
@@ -37,6 +38,7 @@ const GRPC_TYPES: Record<string, GrpcType> = {
 export function observeInterceptor(observer: Observer): Interceptor {
   return (next) => async (req) => {
     const info = req.contextValues.get(callInfoKey);
+    info.observed = true;
     const call = observer.start({
       service: req.service.typeName,
       method: req.method.name,

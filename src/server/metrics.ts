@@ -14,6 +14,8 @@ export class Metrics {
   readonly handling: Histogram<"grpc_type" | "grpc_service" | "grpc_method">;
   readonly inFlight: Gauge<"grpc_service" | "grpc_method">;
   readonly queries: Histogram<"operation" | "outcome">;
+  readonly refused: Counter<"reason">;
+  readonly rateLimited: Counter<"grpc_service" | "grpc_method" | "scope">;
 
   constructor() {
     const registers = [this.registry];
@@ -32,12 +34,24 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.rateLimited = new Counter({
+      name: "grpc_server_rate_limited_total",
+      help: "RPCs refused RESOURCE_EXHAUSTED by a rate limit of this process, by the limit (scope) that refused.",
+      labelNames: ["grpc_service", "grpc_method", "scope"],
+      registers,
+    });
     this.inFlight = new Gauge({ name: "grpc_server_in_flight", help: "RPCs being handled now.", labelNames: ["grpc_service", "grpc_method"], registers });
     this.queries = new Histogram({
       name: "capacity_db_query_seconds",
       help: "Database query latency, in seconds.",
       labelNames: ["operation", "outcome"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.refused = new Counter({
+      name: "capacity_requests_refused_total",
+      help: "Requests and connections turned away before (or outside) the RPC layer, by reason.",
+      labelNames: ["reason"],
       registers,
     });
     collectDefaultMetrics({ register: this.registry });

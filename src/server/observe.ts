@@ -3,6 +3,7 @@
  * grpc-js): metrics at start and end, one log line, and the mapping of any
  * error to its status (errors.ts). Never logs tokens or request bodies.
  */
+import { randomUUID } from "node:crypto";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller.js";
@@ -43,11 +44,32 @@ function fault(err: unknown): Record<string, unknown> {
   };
 }
 
+/** Facts about a request turned away outside the RPC layer. */
+export interface RefusalFacts {
+  peer: string;
+  detail?: string | undefined;
+  correlationId?: string | undefined;
+}
+
 export class Observer {
   constructor(
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {}
+
+  /** A request or connection turned away before (or outside) the RPC layer: a metric and a log line. */
+  refused(reason: string, facts: RefusalFacts): void {
+    this.metrics.refused.inc({ reason });
+    this.log.warn({ reason, ...facts }, "refused");
+  }
+
+  /** A handler outside the RPC layer threw: logged with a new correlation id, which is returned for the client. */
+  fault(err: unknown, facts: { path: string; peer: string }): string {
+    const correlationId = randomUUID();
+    this.metrics.refused.inc({ reason: "internal_error" });
+    this.log.error({ ...facts, correlationId, fault: fault(err) }, "handler failed");
+    return correlationId;
+  }
 
   start(facts: CallFacts): ObservedCall {
     const started = performance.now();

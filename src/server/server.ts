@@ -4,14 +4,14 @@
  * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
  */
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
-import type { TokenVerifier } from "../auth/verifier.js";
+import type { Admission } from "./admission.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { callInfoKey, correlationId } from "./context.js";
-import { healthRoutes, type HealthMonitor } from "./health.js";
+import { healthRoutes, type HealthMonitor, type WatchLimits } from "./health.js";
 import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
-import { listen, type Listener } from "./listener.js";
+import { listen, peerOf, type Listener, type Req } from "./listener.js";
 import type { Observer } from "./observe.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { routes, type Services } from "./routes.js";
@@ -21,13 +21,22 @@ export interface ServerOptions {
   host: string;
   port: number;
   services: Services;
-  verifier: TokenVerifier;
+  /** Token verification and rate limits, shared with the grpc-js engine. */
+  admission: Admission;
   health: HealthMonitor;
   observer: Observer;
   readMaxBytes: number;
   maxDeadlineMs: number;
-  /** HTTP/2 streams per connection, header size limit, keepalive ping interval. */
-  limits: { maxConcurrentStreams: number; maxHeaderBytes: number; pingIntervalMs: number };
+  /** Connection hygiene: see ListenerOptions. */
+  limits: {
+    maxConcurrentStreams: number;
+    maxHeaderBytes: number;
+    pingIntervalMs: number;
+    firstRequestTimeoutMs: number;
+    maxConnections: number;
+  };
+  /** Open Health/Watch streams per process and per connection. */
+  watchLimits: WatchLimits;
   corsOrigins: readonly string[];
   uiDir: string | undefined;
   tls: { cert: Buffer; key: Buffer } | undefined;
@@ -38,25 +47,48 @@ export const SERVED = [CapacityServiceDef, Health, ...REFLECTION_SERVICES];
 const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
 
 export async function startServer(options: ServerOptions): Promise<Listener> {
+  const observer = options.observer;
   const reflection = new ReflectionIndex(SERVED);
   const rpc = rpcHandler({
     routes: (router: ConnectRouter) => {
       routes(options.services, { maxDeadlineMs: options.maxDeadlineMs })(router);
-      healthRoutes(options.health)(router);
+      healthRoutes(options.health, options.watchLimits, (values) => values.get(callInfoKey).peer)(router);
       reflectionRoutes(reflection)(router);
     },
-    interceptors: [observeInterceptor(options.observer), authInterceptor(options.verifier, PUBLIC)],
+    interceptors: [observeInterceptor(options.observer), authInterceptor(options.admission, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
-    contextValues: (req) =>
-      createContextValues().set(callInfoKey, {
-        correlationId: correlationId(req.headers["x-request-id"]),
-        peer: `${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? ""}`,
-      }),
+    contextValues: (req) => {
+      const info = { correlationId: correlationId(req.headers["x-request-id"]), peer: peerOf(req.socket), observed: false };
+      return { values: createContextValues().set(callInfoKey, info), observed: () => info.observed, correlationId: info.correlationId };
+    },
+    onError: (err, req) => observer.fault(err, { path: pathOf(req), peer: peerOf(req.socket) }),
+    onRefused: (reason, req, facts) => observer.refused(reason, { peer: peerOf(req.socket), detail: `${pathOf(req)}: ${facts.code}`, correlationId: facts.correlationId }),
     fallback: (_req, res) => {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end("not found\n");
     },
   });
-  const handler = createHttpHandler({ rpc, health: options.health, corsOrigins: options.corsOrigins, uiDir: options.uiDir });
-  return listen({ host: options.host, port: options.port, handler, tls: options.tls, ...options.limits });
+  const handler = createHttpHandler({
+    rpc,
+    health: options.health,
+    corsOrigins: options.corsOrigins,
+    uiDir: options.uiDir,
+    onError: (err, req) => observer.fault(err, { path: pathOf(req), peer: peerOf(req.socket) }),
+    onRefusal: (reason, req) => observer.refused(reason, { peer: peerOf(req.socket), detail: pathOf(req) }),
+  });
+  return listen({
+    host: options.host,
+    port: options.port,
+    handler,
+    tls: options.tls,
+    ...options.limits,
+    maxDeadlineMs: options.maxDeadlineMs,
+    onRefusal: (reason, facts) => observer.refused(reason, facts),
+    onHandlerError: (err, req) => observer.fault(err, { path: pathOf(req), peer: peerOf(req.socket) }),
+  });
+}
+
+/** The request's path for a log line: without the query, at most 200 characters. */
+function pathOf(req: Req): string {
+  return (req.url ?? "").split("?", 1)[0]!.slice(0, 200);
 }

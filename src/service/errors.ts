@@ -13,9 +13,10 @@ import {
   InvalidArgumentError,
   NotFoundError,
   OverallocatedError,
+  RateLimitedError,
   UnauthenticatedError,
 } from "../domain/errors.js";
-import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /** `google.rpc.ErrorInfo.domain` of this service's machine-readable reasons. */
 export const ERROR_DOMAIN = "capacity.work.v1";
@@ -30,15 +31,13 @@ export interface MappedError {
 
 export function toConnectError(err: unknown, correlationId: string): MappedError {
   if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
-  const known = (code: Code, e: Error): MappedError => ({ error: new ConnectError(e.message, code, undefined, undefined, e), internal: false });
+  type Details = ConstructorParameters<typeof ConnectError>[3];
+  const known = (code: Code, e: Error, details?: Details): MappedError => ({ error: new ConnectError(e.message, code, undefined, details, e), internal: false });
   if (err instanceof InvalidArgumentError) {
     const detail = create(BadRequestSchema, {
       fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description })),
     });
-    return {
-      error: new ConnectError(err.message, Code.InvalidArgument, undefined, [{ desc: BadRequestSchema, value: detail }], err),
-      internal: false,
-    };
+    return known(Code.InvalidArgument, err, [{ desc: BadRequestSchema, value: detail }]);
   }
   if (err instanceof OverallocatedError) {
     const info = create(ErrorInfoSchema, {
@@ -54,19 +53,25 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
     const precondition = create(PreconditionFailureSchema, {
       violations: [{ type: "OVERALLOCATED", subject: `persons/${err.personId}`, description: err.message }],
     });
-    return {
-      error: new ConnectError(
-        err.message,
-        Code.FailedPrecondition,
-        undefined,
-        [
-          { desc: ErrorInfoSchema, value: info },
-          { desc: PreconditionFailureSchema, value: precondition },
-        ],
-        err,
-      ),
-      internal: false,
-    };
+    return known(Code.FailedPrecondition, err, [
+      { desc: ErrorInfoSchema, value: info },
+      { desc: PreconditionFailureSchema, value: precondition },
+    ]);
+  }
+  if (err instanceof RateLimitedError) {
+    // RetryInfo is what gRPC clients and proxies read; ErrorInfo names the limit for people and dashboards.
+    const retry = create(RetryInfoSchema, {
+      retryDelay: { seconds: BigInt(Math.floor(err.retryAfterMs / 1000)), nanos: (err.retryAfterMs % 1000) * 1_000_000 },
+    });
+    const info = create(ErrorInfoSchema, {
+      reason: "RATE_LIMITED",
+      domain: ERROR_DOMAIN,
+      metadata: { scope: err.scope, retry_after_ms: String(err.retryAfterMs) },
+    });
+    return known(Code.ResourceExhausted, err, [
+      { desc: RetryInfoSchema, value: retry },
+      { desc: ErrorInfoSchema, value: info },
+    ]);
   }
   if (err instanceof NotFoundError) return known(Code.NotFound, err);
   if (err instanceof EtagMismatchError) return known(Code.Aborted, err);

@@ -42,6 +42,7 @@ interface CapacityRow {
 
 interface RequestRow {
   tenant_id: string;
+  app_id: string;
   request_id: string;
   fingerprint: string;
   response: Buffer;
@@ -241,7 +242,7 @@ class KnexWriter implements CapacityWriter {
   async findRequest(requestId: string): Promise<StoredRequest | undefined> {
     const row = (await this.table(REQUESTS)
       .select("*")
-      .where({ tenant_id: this.scope.tenantId, request_id: requestId })
+      .where({ tenant_id: this.scope.tenantId, app_id: this.scope.appId ?? "", request_id: requestId })
       .first()) as RequestRow | undefined;
     if (!row) return undefined;
     return {
@@ -256,6 +257,7 @@ class KnexWriter implements CapacityWriter {
     try {
       await this.table(REQUESTS).insert({
         tenant_id: this.scope.tenantId,
+        app_id: this.scope.appId ?? "",
         request_id: request.requestId,
         fingerprint: request.fingerprint,
         response: Buffer.from(request.response),

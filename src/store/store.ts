@@ -57,8 +57,12 @@ export interface CapacityWriter {
   insert(record: CapacityRecord): Promise<void>;
   /** Writes `record` over the stored row that still has `expectedEtag`. */
   update(record: CapacityRecord, expectedEtag: string): Promise<void>;
+  /** The scope's (tenant, app) record of a request id: each app of a tenant has its own ids. */
   findRequest(requestId: string): Promise<StoredRequest | undefined>;
-  /** Records an idempotent result; a concurrent writer of the same id makes the transaction retry. */
+  /**
+   * Records an idempotent result under the scope's (tenant, app); a concurrent
+   * writer of the same id makes the transaction retry.
+   */
   saveRequest(request: StoredRequest): Promise<void>;
   /** Serializes writers of one person's allocations until the transaction ends. */
   lockPerson(personId: string): Promise<void>;

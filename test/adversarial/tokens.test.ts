@@ -17,10 +17,11 @@ const figures = new Figures("tokens");
 afterAll(() => figures.save());
 
 const SUB = "per_01M8FMTT425T0SWT9WYGC66PKF";
-const hour = (): number => Math.floor(Date.now() / 1000) + 3600;
+const now = (): number => Math.floor(Date.now() / 1000);
+const hour = (): number => now() + 3600;
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString("base64url");
 
-async function attack(client: TestClient, server: TestServer, t: string, name: string, token: string | undefined): Promise<void> {
+async function attack(client: TestClient, server: TestServer, t: string, name: string, token: string | undefined, reason?: RegExp): Promise<void> {
   const calls = [
     client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } }, token),
     client.call("listCapacities", {}, token),
@@ -28,6 +29,10 @@ async function attack(client: TestClient, server: TestServer, t: string, name: s
   ];
   for (const out of await Promise.all(calls)) {
     expect({ name, code: out.ok ? "ok" : out.code }).toEqual({ name, code: Code.Unauthenticated });
+    if (reason) {
+      expect({ name, message: out.ok ? "" : out.message }).toEqual({ name, message: expect.stringMatching(reason) });
+      figures.add("lifetime attacks (iat, nbf, exp bounds)");
+    }
     figures.add("token attacks");
     figures.add("rejected UNAUTHENTICATED");
   }
@@ -51,8 +56,10 @@ describe("HS256 server", () => {
     const key = new TextEncoder().encode(TEST_SECRET);
     const good = { tenant_id: t, sub: SUB, exp: hour(), iss: "https://idp.example", aud: "capacity" };
     const sign = (claims: Record<string, unknown>, secret = key, alg = "HS256") => new SignJWT(claims).setProtectedHeader({ alg }).sign(secret);
-    // The baseline: the good token works.
+    // The baseline: the good token works, and so do the longest lifetime and the clock skew the server allows.
     ok(await client.call("listCapacities", {}, await sign(good)));
+    ok(await client.call("listCapacities", {}, await sign({ ...good, iat: now(), exp: now() + 86_400 })));
+    ok(await client.call("listCapacities", {}, await sign({ ...good, iat: now() + 30, nbf: now() + 30 })));
     const { exp: _e, ...noExp } = good;
     const { tenant_id: _t, ...noTenant } = good;
     const { sub: _s, ...noSub } = good;
@@ -83,6 +90,17 @@ describe("HS256 server", () => {
     const [h, , s] = (await sign(good)).split(".");
     cases["payload swapped"] = `${h}.${b64({ ...good, tenant_id: "someone-else" })}.${s}`;
     for (const [name, token] of Object.entries(cases)) await attack(client, server, t, name, token);
+    // Lifetime bounds (defaults: 24 h, 60 s of clock skew), each refused with its reason.
+    const lifetime: Record<string, [string, RegExp]> = {
+      "nbf past the clock skew (2 min ahead)": [await sign({ ...good, nbf: now() + 120 }), /not yet valid \(nbf/],
+      "exp in the year 31 million": [await sign({ ...good, iat: now(), exp: 1e15 }), /lifetime \(exp - iat\) is longer than the maximum of 86400 s/],
+      "exp 2 days away, no iat": [await sign({ ...good, exp: now() + 2 * 86_400 }), /expires more than the maximum lifetime of 86400 s from now/],
+      "exp - iat one second over 24 h": [await sign({ ...good, iat: now(), exp: now() + 86_401 }), /lifetime \(exp - iat\)/],
+      "iat ten years ahead": [await sign({ ...good, iat: now() + 10 * 365 * 86_400 }), /iat is in the future/],
+      "iat past the clock skew (2 min ahead)": [await sign({ ...good, iat: now() + 120 }), /iat is in the future/],
+      "old iat hiding a far exp": [await sign({ ...good, iat: now() - 10 * 86_400, exp: now() + 2 * 86_400 }), /lifetime \(exp - iat\)/],
+    };
+    for (const [name, [token, why]] of Object.entries(lifetime)) await attack(client, server, t, name, token, why);
   });
 });
 

@@ -64,7 +64,8 @@ describe("the database dies under load", () => {
     const load = clients.flatMap((c) => [worker(c), worker(c), worker(c), worker(c)]);
     const ready = async () => (await fetch(`http://127.0.0.1:${server.app.adminPort}/readyz`)).status;
 
-    await new Promise((r) => setTimeout(r, 1000));
+    // Load first: wait for acknowledged writes (not a fixed time, which a loaded machine may not fill).
+    for (let i = 0; i < 600 && acked.size <= 10; i++) await new Promise((r) => setTimeout(r, 50));
     const beforeKill = acked.size;
     await db.kill();
     await new Promise((r) => setTimeout(r, 1500));

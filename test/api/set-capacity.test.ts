@@ -299,6 +299,31 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       const theirs = ok(await client.call("setCapacity", { ...fresh(), requestId }, await server.token(tenant())));
       expect(theirs.id).not.toBe(mine.id);
     });
+
+    it("is scoped to the (tenant, app): two apps of one tenant each get their own record, and each replays its own", async () => {
+      const requestId = randomUUID();
+      const sub = person();
+      const crm = await server.token(t, { sub, appId: "crm" });
+      const erp = await server.token(t, { sub, appId: "erp" });
+      const before = await countRows();
+      const req = { ...fresh(), requestId };
+      // The same request body and caller from two apps, and from the tenant-wide token.
+      const fromCrm = ok(await client.call("setCapacity", req, crm));
+      const fromErp = ok(await client.call("setCapacity", req, erp));
+      const fromTenant = ok(await client.call("setCapacity", req, await server.token(t, { sub })));
+      expect(new Set([fromCrm.id, fromErp.id, fromTenant.id]).size).toBe(3);
+      expect([fromCrm.appId, fromErp.appId, fromTenant.appId]).toEqual(["crm", "erp", ""]);
+      expect(await countRows()).toBe(before + 3);
+      // Retries replay each app's own first answer and write nothing.
+      expect(ok(await client.call("setCapacity", req, crm))).toEqual(fromCrm);
+      expect(ok(await client.call("setCapacity", req, erp))).toEqual(fromErp);
+      expect(await countRows()).toBe(before + 3);
+      // A different request under an app's id is still refused, and the other app's record does not leak into it.
+      const changed = { ...req, capacity: { ...req.capacity, allocatedPct: 26 } };
+      expect(failure(await client.call("setCapacity", changed, erp)).fields).toEqual(["request_id"]);
+      const stored = await server.db.knex("capacity_requests").where({ tenant_id: t, request_id: requestId }).orderBy("app_id").pluck("app_id");
+      expect(stored).toEqual(["", "crm", "erp"]);
+    });
   });
 
   describe("validate_only", () => {

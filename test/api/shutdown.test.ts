@@ -48,7 +48,8 @@ describe("graceful shutdown", () => {
       }
     };
     const loops = clients.flatMap((c) => [loop(c), loop(c), loop(c)]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Load first: wait for acknowledged calls (not a fixed time, which a loaded machine may not fill).
+    for (let i = 0; i < 600 && acknowledged.length <= 20; i++) await new Promise((r) => setTimeout(r, 50));
     const before = acknowledged.length;
     stopping = true;
     const exitCode = await server.stop("SIGTERM");

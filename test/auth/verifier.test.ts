@@ -160,3 +160,65 @@ describe("verified-token cache", () => {
     expect(cache.get("old")).toBeUndefined();
   });
 });
+
+describe("token lifetime", () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const day = 86_400;
+  // Defaults: 24 h maximum lifetime, 60 s clock skew.
+  const verifier = createTokenVerifier({ secret: SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined });
+  const claims = (times: Record<string, number>) => ({ tenant_id: "acme", sub: SUB, ...times });
+
+  it.each<[string, () => Record<string, number>]>([
+    ["exactly the maximum lifetime", () => ({ iat: now(), exp: now() + day })],
+    ["no iat and exp within the maximum from now", () => ({ exp: now() + day })],
+    ["iat and nbf ahead by less than the clock skew", () => ({ iat: now() + 30, nbf: now() + 30, exp: now() + 3600 })],
+    ["a token issued long ago whose exp - iat is within the maximum", () => ({ iat: now() - day + 60, exp: now() + 60 })],
+  ])("accepts %s", async (_name, times) => {
+    expect((await verifier.verify(`Bearer ${await sign(claims(times()))}`)).tenantId).toBe("acme");
+  });
+
+  it.each<[string, () => Record<string, number>, RegExp]>([
+    ["exp in the year 31 million", () => ({ iat: now(), exp: 1e15 }), /lifetime \(exp - iat\) is longer than the maximum of 86400 s/],
+    ["exp - iat one second over the maximum", () => ({ iat: now(), exp: now() + day + 1 }), /lifetime \(exp - iat\)/],
+    ["iat ten years ahead", () => ({ iat: now() + 10 * 365 * day, exp: now() + 3600 }), /iat is in the future/],
+    ["iat just past the clock skew", () => ({ iat: now() + 120, exp: now() + 3600 }), /iat is in the future/],
+    ["nbf just past the clock skew", () => ({ nbf: now() + 120, exp: now() + 3600 }), /not yet valid \(nbf/],
+    ["no iat and exp two days away", () => ({ exp: now() + 2 * day }), /expires more than the maximum lifetime of 86400 s from now/],
+    ["an old iat hiding a far exp", () => ({ iat: now() - 10 * day, exp: now() + 2 * day }), /lifetime \(exp - iat\)/],
+    ["an exp that passed within the clock skew", () => ({ iat: now() - 600, exp: now() - 5 }), /^token expired$/],
+  ])("rejects %s", async (_name, times, why) => {
+    expect(await reason(verifier.verify(`Bearer ${await sign(claims(times()))}`))).toMatch(why);
+  });
+
+  it("follows configured limits", async () => {
+    const strict = createTokenVerifier({ secret: SECRET, jwksUrl: undefined, issuer: undefined, audience: undefined, maxLifetimeMs: 600_000, clockSkewMs: 0 });
+    expect((await strict.verify(`Bearer ${await sign(claims({ iat: now(), exp: now() + 600 }))}`)).tenantId).toBe("acme");
+    expect(await reason(strict.verify(`Bearer ${await sign(claims({ iat: now(), exp: now() + 3600 }))}`))).toMatch(/maximum of 600 s/);
+    expect(await reason(strict.verify(`Bearer ${await sign(claims({ iat: now() + 5, exp: now() + 300 }))}`))).toMatch(/iat is in the future/);
+    expect(await reason(strict.verify(`Bearer ${await sign(claims({ nbf: now() + 5, exp: now() + 300 }))}`))).toMatch(/nbf/);
+  });
+
+  it("refuses a too-long token every time: a refusal is never cached as a success", async () => {
+    const token = await sign(claims({ exp: now() + 2 * day }));
+    for (let i = 0; i < 3; i++) expect(await reason(verifier.verify(`Bearer ${token}`))).toMatch(/maximum lifetime/);
+  });
+
+  it("keeps no cache entry longer than the maximum age, whatever exp it is given", async () => {
+    const { TokenCache } = await import("../../src/auth/verifier.js");
+    const cache = new TokenCache(10, 50);
+    const caller = { tenantId: "t", personId: SUB, appId: undefined };
+    cache.set("far", caller, Date.now() + 1e12);
+    expect(cache.get("far")).toBeDefined();
+    await new Promise((r) => setTimeout(r, 120));
+    expect(cache.get("far")).toBeUndefined();
+  });
+
+  it("mints tokens (npm run token, the development banner) that pass at the default maximum", async () => {
+    const { mintToken } = await import("../../src/auth/tokens.js");
+    const token = await mintToken(SECRET, { tenantId: "acme", sub: SUB, ttlSeconds: day });
+    expect((await verifier.verify(`Bearer ${token}`)).tenantId).toBe("acme");
+    const { loadConfig } = await import("../../src/config.js");
+    const defaults = loadConfig({});
+    expect([defaults.jwt.maxLifetimeMs, defaults.jwt.clockSkewMs]).toEqual([86_400_000, 60_000]);
+  });
+});

@@ -8,7 +8,7 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, type RetryInfo } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 
@@ -24,7 +24,21 @@ export interface Violation {
 
 export type Outcome<T> =
   | { ok: true; value: T }
-  | { ok: false; code: Code; message: string; violations: Violation[]; errorInfo: ErrorInfo[]; requestId: string | undefined };
+  | {
+      ok: false;
+      code: Code;
+      message: string;
+      violations: Violation[];
+      errorInfo: ErrorInfo[];
+      /** google.rpc.RetryInfo's retry_delay, in milliseconds, when the status carried one. */
+      retryDelayMs: number | undefined;
+      requestId: string | undefined;
+    };
+
+function delayMs(info: RetryInfo | undefined): number | undefined {
+  const d = info?.retryDelay;
+  return d === undefined ? undefined : Number(d.seconds) * 1000 + d.nanos / 1e6;
+}
 
 export interface ErrorInfo {
   reason: string;
@@ -76,6 +90,7 @@ function connectClient(kind: ClientKind, transport: Transport): TestClient {
           message: e.rawMessage,
           violations: e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
           errorInfo: e.findDetails(ErrorInfoSchema).map((i) => ({ reason: i.reason, domain: i.domain, metadata: { ...i.metadata } })),
+          retryDelayMs: delayMs(e.findDetails(RetryInfoSchema)[0]),
           requestId: e.metadata.get("x-request-id") ?? undefined,
         };
       }
@@ -156,6 +171,7 @@ function grpcJsClient(baseUrl: string): TestClient {
           const raw = err.metadata?.get("grpc-status-details-bin")[0];
           const violations: Violation[] = [];
           const errorInfo: ErrorInfo[] = [];
+          let retry: RetryInfo | undefined;
           if (raw instanceof Buffer) {
             const status = fromBinary(StatusSchema, raw);
             for (const any of status.details) {
@@ -163,6 +179,7 @@ function grpcJsClient(baseUrl: string): TestClient {
               if (bad) violations.push(...bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
               const info = anyUnpack(any, ErrorInfoSchema);
               if (info) errorInfo.push({ reason: info.reason, domain: info.domain, metadata: { ...info.metadata } });
+              retry ??= anyUnpack(any, RetryInfoSchema);
             }
           }
           resolve({
@@ -171,6 +188,7 @@ function grpcJsClient(baseUrl: string): TestClient {
             message: err.details,
             violations,
             errorInfo,
+            retryDelayMs: delayMs(retry),
             requestId: err.metadata?.get("x-request-id")[0]?.toString(),
           });
         });

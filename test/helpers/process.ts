@@ -19,8 +19,9 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+/** Starts `src/main.ts` with `env`; `nodeArgs` go before it (e.g. `--import` of a test preload). */
+export async function spawnServer(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...nodeArgs, "src/main.ts"], {
     env: { ...process.env, CAPACITY_HOST: "127.0.0.1", CAPACITY_PORT: "0", CAPACITY_ADMIN_PORT: "0", CAPACITY_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -128,6 +128,30 @@ describe.each(ENGINES)("KnexCapacityStore on %s", (engine) => {
     expect(Number(row?.n)).toBe(1);
   });
 
+  it("keeps request ids per (tenant, app): two apps of one tenant each get their own record", async () => {
+    const t = tenant();
+    const requestId = "0b7c4c2e-1f7d-4f53-8e0e-3c2a9d5b6a01";
+    const save = (scope: Scope, body: string) =>
+      store.transaction(scope, async (w) => {
+        const prior = await w.findRequest(requestId);
+        if (prior) return `replayed ${Buffer.from(prior.response).toString()}`;
+        await w.saveRequest({ requestId, fingerprint: body.padEnd(64, "0"), response: Buffer.from(body), createdAt: Date.now() });
+        return `saved ${body}`;
+      });
+    expect(await save({ tenantId: t, appId: "crm" }, "crm")).toBe("saved crm");
+    expect(await save({ tenantId: t, appId: "erp" }, "erp")).toBe("saved erp");
+    expect(await save({ tenantId: t }, "none")).toBe("saved none");
+    expect(await save({ tenantId: t, appId: "crm" }, "crm again")).toBe("replayed crm");
+    expect(await save({ tenantId: t, appId: "erp" }, "erp again")).toBe("replayed erp");
+    expect(await save({ tenantId: t }, "none again")).toBe("replayed none");
+    const rows = await db.knex("capacity_requests").where("tenant_id", t).orderBy("app_id").select("app_id", "request_id");
+    expect(rows).toEqual([
+      { app_id: "", request_id: requestId },
+      { app_id: "crm", request_id: requestId },
+      { app_id: "erp", request_id: requestId },
+    ]);
+  });
+
   it("answers ping", async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -1,11 +1,13 @@
 import type { Knex } from "knex";
 import * as capacities from "./20261127000000_capacities.js";
 import * as capacityPersons from "./20261127010000_capacity_persons.js";
+import * as requestIdsPerApp from "./20261201000000_request_ids_per_app.js";
 
 /** Every migration, oldest first. Listed here so the build needs no directory scan. */
 const migrations: Record<string, Knex.Migration> = {
   "20261127000000_capacities": capacities,
   "20261127010000_capacity_persons": capacityPersons,
+  "20261201000000_request_ids_per_app": requestIdsPerApp,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

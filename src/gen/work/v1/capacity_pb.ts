@@ -343,7 +343,8 @@ export type SetCapacityRequest = Message<"work.v1.SetCapacityRequest"> & {
    * Optional. A UUID naming this request: a retry with the same id and the
    * same request returns the first result without writing again (kept for
    * at least 24 hours); the same id with a different request is
-   * INVALID_ARGUMENT.
+   * INVALID_ARGUMENT. Ids are scoped to the caller's tenant and app: another
+   * app of the same tenant may use the same id for its own request.
    *
    * @generated from field: string request_id = 3;
    */
@@ -855,9 +856,11 @@ export const SourceTypeSchema: GenEnum<SourceType> = /*@__PURE__*/
  * seen etag makes a write conditional (`ABORTED` when it no longer matches).
  *
  * Errors common to every RPC: `UNAUTHENTICATED` (missing or invalid token),
- * `DEADLINE_EXCEEDED`, `UNAVAILABLE` (the database cannot be reached; safe to
- * retry) and `INTERNAL` (a server fault; the message carries a correlation id
- * that the server's log also carries). `INVALID_ARGUMENT` errors carry a
+ * `RESOURCE_EXHAUSTED` (a rate limit of the caller's tenant or app; writes
+ * have their own; the status carries `google.rpc.RetryInfo` saying when to
+ * retry, and nothing was done), `DEADLINE_EXCEEDED`, `UNAVAILABLE` (the
+ * database cannot be reached; safe to retry) and `INTERNAL` (a server fault;
+ * the message carries a correlation id that the server's log also carries). `INVALID_ARGUMENT` errors carry a
  * `google.rpc.BadRequest` detail naming each offending field and its rule.
  *
  * @generated from service work.v1.CapacityService
