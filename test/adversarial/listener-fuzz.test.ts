@@ -23,7 +23,7 @@ import { FIGURES_DIR } from "./figures.js";
 import { ADMIN_ROUTES, http1Case, MAIN_ROUTES, type RawCase } from "./listener-cases.js";
 import { http2Case, prefaceCase, randomBytesCase, tlsGarbageCase } from "./listener-frames.js";
 import { CASE_MS, figures, findings, fuzz, restart, trouble } from "./listener-fuzzer.js";
-import { captureClientHello, servingProblem, startFuzzedServer, throwawayCertificate, type FuzzedServer } from "./listener-servers.js";
+import { captureClientHello, metricSamples, servingProblem, startFuzzedServer, throwawayCertificate, type FuzzedServer } from "./listener-servers.js";
 
 const SEED = Number(process.env.LISTENER_FUZZ_SEED ?? 20_261_201);
 const SCALE = Number(process.env.LISTENER_FUZZ_SCALE ?? 1);
@@ -263,6 +263,23 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     const found = await fuzz(name, server, target, cases, token);
     expect(found.map((f) => `${f.problem}\n    ${f.signature}\n    culprit: ${f.culprit}`)).toEqual([]);
   }, 300_000);
+
+  it("holds no call in flight once the fuzzing stops, and counted its refusals", async () => {
+    for (const server of [plain, uiOff, secure]) {
+      // Calls still open end by their deadline (at most MAX_DEADLINE_MS) or their body timeout.
+      const until = Date.now() + MAX_DEADLINE_MS + 15_000;
+      let inFlight: Map<string, number>;
+      for (;;) {
+        inFlight = new Map([...(await metricSamples(server, "grpc_server_in_flight{")).entries()].filter(([, n]) => n !== 0));
+        if (inFlight.size === 0 || Date.now() > until) break;
+        await new Promise((resolve) => setTimeout(resolve, 250)); // a gauge has no event to wait for
+      }
+      expect(Object.fromEntries(inFlight)).toEqual({});
+      for (const [sample, n] of await metricSamples(server, "capacity_requests_refused_total{")) {
+        figures.add(`server-counted refusals: ${/reason="([^"]+)"/.exec(sample)?.[1] ?? sample}`, n);
+      }
+    }
+  }, 120_000);
 
   it("wrote no uncaught or unhandled error to stderr or the log", () => {
     for (const server of [plain, uiOff, secure]) {

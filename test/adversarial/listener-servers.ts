@@ -141,6 +141,19 @@ function grpcHealth(target: RawTarget): Promise<string | undefined> {
   });
 }
 
+/** The admin port's Prometheus samples whose name starts with `prefix`, as `name{labels}` → value. */
+export async function metricSamples(server: FuzzedServer, prefix: string): Promise<Map<string, number>> {
+  const { status, body } = await request(server, server.admin, false, "GET", "/metrics");
+  if (status !== 200) throw new Error(`${server.name}: /metrics answered ${status}`);
+  const samples = new Map<string, number>();
+  for (const line of body.split("\n")) {
+    if (!line.startsWith(prefix)) continue;
+    const at = line.lastIndexOf(" ");
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
 /** What is wrong with the server right now, or undefined when it serves. */
 export async function servingProblem(server: FuzzedServer, token: string): Promise<string | undefined> {
   if (!server.alive()) {
