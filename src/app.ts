@@ -106,7 +106,10 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
     const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
     await monitor.start();
     health = monitor;
-    const capacity = createCapacityService({ store });
+    const capacity = createCapacityService({
+      store,
+      limits: { maxResponseBytes: config.maxResponseBytes, availabilityMaxAllocations: config.availabilityMaxAllocations },
+    });
     const admission = new Admission(createTokenVerifier(config.jwt, secret), new RateLimiter(config.rateLimits, metrics));
     const listener = await startServer({
       host: config.host,
@@ -116,6 +119,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       health: monitor,
       observer,
       readMaxBytes: config.readMaxBytes,
+      maxResponseBytes: config.maxResponseBytes,
       maxDeadlineMs: config.maxDeadlineMs,
       limits: {
         maxConcurrentStreams: config.maxConcurrentStreams,
@@ -141,6 +145,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
             observer,
             maxDeadlineMs: config.maxDeadlineMs,
             readMaxBytes: config.readMaxBytes,
+            maxResponseBytes: config.maxResponseBytes,
             maxConcurrentStreams: config.maxConcurrentStreams,
             pingIntervalMs: config.pingIntervalMs,
           });

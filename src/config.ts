@@ -20,6 +20,16 @@ export interface Config {
   logLevel: string;
   /** CAPACITY_READ_MAX_BYTES (default 1 MiB): larger request messages are RESOURCE_EXHAUSTED. */
   readMaxBytes: number;
+  /**
+   * CAPACITY_MAX_RESPONSE_BYTES (default 4 MiB): no response message may be
+   * larger; one that would be is RESOURCE_EXHAUSTED (list pages stop short instead).
+   */
+  maxResponseBytes: number;
+  /**
+   * CAPACITY_AVAILABILITY_MAX_ALLOCATIONS (default 50,000): capacities one
+   * availability call may consider (all people of a batch together); more is RESOURCE_EXHAUSTED.
+   */
+  availabilityMaxAllocations: number;
   /** CAPACITY_CORS_ORIGINS: comma-separated exact origins whose pages may call the API. */
   corsOrigins: string[];
   /** CAPACITY_UI (`on`/`off`; default on outside production): the web page at /ui. */
@@ -30,7 +40,10 @@ export interface Config {
   grpcPort: number | undefined;
   /** CAPACITY_ADMIN_PORT (default 9090; 0 picks a free port): /metrics, /healthz, /readyz. */
   adminPort: number;
-  /** CAPACITY_ADMIN_HOST (default: CAPACITY_HOST). */
+  /**
+   * CAPACITY_ADMIN_HOST (default `127.0.0.1`): metrics and probes stay on the
+   * machine unless an operator opens them (a pod sets `0.0.0.0` for kubelet probes).
+   */
   adminHost: string;
   /** CAPACITY_MAX_DEADLINE_MS (default 10 s): cap on every call's deadline, also for calls without one. */
   maxDeadlineMs: number;
@@ -226,12 +239,14 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     },
     logLevel,
     readMaxBytes: integer(env, "CAPACITY_READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxResponseBytes: integer(env, "CAPACITY_MAX_RESPONSE_BYTES", 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    availabilityMaxAllocations: integer(env, "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS", 50_000, 1, 10_000_000),
     corsOrigins: origins(env, "CAPACITY_CORS_ORIGINS"),
     ui: onOff(env, "CAPACITY_UI", !production),
     tls: tls(env),
     grpcPort: text(env, "CAPACITY_GRPC_PORT") === undefined ? undefined : integer(env, "CAPACITY_GRPC_PORT", 0, 0, 65535),
     adminPort: integer(env, "CAPACITY_ADMIN_PORT", 9090, 0, 65535),
-    adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? text(env, "CAPACITY_HOST") ?? "0.0.0.0",
+    adminHost: text(env, "CAPACITY_ADMIN_HOST") ?? "127.0.0.1",
     maxDeadlineMs: integer(env, "CAPACITY_MAX_DEADLINE_MS", 10_000, 10, 3_600_000),
     shutdownGraceMs: integer(env, "CAPACITY_SHUTDOWN_GRACE_MS", 10_000, 0, 3_600_000),
     dbWaitMs: integer(env, "CAPACITY_DB_WAIT_MS", 0, 0, 86_400_000),

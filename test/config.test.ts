@@ -5,7 +5,15 @@ describe("loadConfig", () => {
   it("has working defaults for a fresh clone", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ port: 8080, host: "0.0.0.0", databaseUrl: undefined, production: false, readMaxBytes: 1048576, logLevel: "info" });
+    expect(c).toMatchObject({ maxResponseBytes: 4 * 1024 * 1024, availabilityMaxAllocations: 50_000 });
     expect(c.dataDir).toMatch(/\/data$/);
+  });
+
+  it("binds the admin port to loopback by default, also when the API listens everywhere", () => {
+    expect(loadConfig({}).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_HOST: "0.0.0.0" }).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_HOST: "10.1.2.3" }).adminHost).toBe("127.0.0.1");
+    expect(loadConfig({ CAPACITY_ADMIN_HOST: "0.0.0.0" }).adminHost).toBe("0.0.0.0");
   });
 
   it("reads every variable", () => {
@@ -22,6 +30,8 @@ describe("loadConfig", () => {
       CAPACITY_READ_MAX_BYTES: "2048",
       CAPACITY_JWT_MAX_LIFETIME_MS: "3600000",
       CAPACITY_JWT_CLOCK_SKEW_MS: "5000",
+      CAPACITY_MAX_RESPONSE_BYTES: "65536",
+      CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: "1000",
     });
     expect(c).toMatchObject({
       port: 9000,
@@ -32,6 +42,8 @@ describe("loadConfig", () => {
       jwt: { secret: "s".repeat(32), issuer: "iss", audience: "aud", jwksUrl: undefined, maxLifetimeMs: 3_600_000, clockSkewMs: 5000 },
       logLevel: "warn",
       readMaxBytes: 2048,
+      maxResponseBytes: 65536,
+      availabilityMaxAllocations: 1000,
     });
   });
 
@@ -54,6 +66,9 @@ describe("loadConfig", () => {
     [{ CAPACITY_RATE_APP_WRITES_PER_S: "99999999" }, /CAPACITY_RATE_APP_WRITES_PER_S/],
     [{ CAPACITY_RATE_BURST_MS: "0" }, /CAPACITY_RATE_BURST_MS/],
     [{ CAPACITY_RATE_MAX_KEYS: "0" }, /CAPACITY_RATE_MAX_KEYS/],
+    [{ CAPACITY_MAX_RESPONSE_BYTES: "1024" }, /CAPACITY_MAX_RESPONSE_BYTES must be a whole number from 65536/],
+    [{ CAPACITY_MAX_RESPONSE_BYTES: "4MiB" }, /CAPACITY_MAX_RESPONSE_BYTES/],
+    [{ CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: "0" }, /CAPACITY_AVAILABILITY_MAX_ALLOCATIONS/],
     [{ NODE_ENV: "production" }, /production needs a token verifier/],
   ])("stops on %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

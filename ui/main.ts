@@ -1,7 +1,7 @@
 /**
  * The Capacity web page: one person's allocations and availability, with
- * create, edit and confirm. Talks to the service with @connectrpc/connect-web
- * over the Connect protocol (JSON) or gRPC-Web.
+ * create, edit and confirm. Talks to the service that serves it (same origin)
+ * with @connectrpc/connect-web over the Connect protocol (JSON) or gRPC-Web.
  */
 import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
@@ -9,8 +9,11 @@ import { CapacityService, OverallocationPolicy, type Capacity, type PersonAvaila
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
-/** The API's origin: this page's own, or ?api=… when the page is served elsewhere. */
-const baseUrl = params.get("api") ?? location.origin;
+/**
+ * Always this page's own origin: the page never sends the pasted token
+ * anywhere else (its CSP, connect-src 'self', would refuse it anyway).
+ */
+const baseUrl = location.origin;
 
 const token = $<HTMLInputElement>("token");
 const transportSelect = $<HTMLSelectElement>("transport");

@@ -4,6 +4,7 @@
  * exact. Pure functions; the store supplies the allocations.
  */
 import { fromEpochDay, toEpochDay } from "./dates.js";
+import { LimitExceededError } from "./errors.js";
 
 /** One allocation as availability sees it: inclusive ISO dates, basis points. */
 export interface Allocation {
@@ -19,8 +20,64 @@ export interface Segment {
   periodEnd: string;
   /** Sum of the allocations active on these days. */
   allocatedBp: number;
-  /** Ids of those allocations, sorted. */
+  /** Ids of those allocations, sorted; empty unless asked for (`includeIds`). */
   capacityIds: string[];
+}
+
+/**
+ * Upper estimates of the protobuf bytes an answer takes, so a budget can stop
+ * an oversized answer before it is built. A segment without ids: two dates
+ * (12 bytes each), two doubles (9 each), a bool (2), its own tag and length (3).
+ */
+export const SEGMENT_BYTES = 48;
+/** One capacity id in a segment: tag, length, `cap_` + 26 characters. */
+export const ID_BYTES = 32;
+/** One PersonAvailability without its segments: id, dates, five figures, tag and length. */
+export const PERSON_BYTES = 128;
+
+/** ErrorInfo reason of an availability call over one of its limits. */
+export const AVAILABILITY_TOO_LARGE = "AVAILABILITY_TOO_LARGE";
+
+/**
+ * Bytes an answer may still take. One budget is shared by every person of a
+ * call; spending past it throws LimitExceededError naming `limit`.
+ */
+export class ResponseBudget {
+  private left: number;
+
+  /** `limit` is the setting behind `maxBytes`, named in the error. */
+  constructor(
+    readonly maxBytes: number,
+    readonly limit: string,
+  ) {
+    this.left = maxBytes;
+  }
+
+  /** Bytes still free. */
+  get remaining(): number {
+    return this.left;
+  }
+
+  spend(bytes: number): void {
+    this.left -= bytes;
+    if (this.left < 0) {
+      throw new LimitExceededError(
+        `the availability answer would be larger than ${this.maxBytes} bytes (${this.limit}); ` +
+          "ask for a shorter window or fewer people, or leave include_capacity_ids off",
+        AVAILABILITY_TOO_LARGE,
+        this.limit,
+        this.maxBytes,
+      );
+    }
+  }
+}
+
+/** What to build, and within which budget. */
+export interface SegmentOptions {
+  /** List each segment's allocation ids (default false: they dominate the size of an answer). */
+  includeIds?: boolean;
+  /** Spent per segment and per id before either is built; unlimited when absent. */
+  budget?: ResponseBudget | undefined;
 }
 
 export interface AvailabilitySummary {
@@ -46,39 +103,60 @@ export const FULL_BP = 10_000;
  * of active allocations; a run with none is a segment at 0. Allocations may
  * reach outside the window; only their overlap counts.
  */
-export function segments(windowStart: string, windowEnd: string, allocations: readonly Allocation[]): Segment[] {
+export function segments(
+  windowStart: string,
+  windowEnd: string,
+  allocations: readonly Allocation[],
+  { includeIds = false, budget }: SegmentOptions = {},
+): Segment[] {
   const first = toEpochDay(windowStart);
   const last = toEpochDay(windowEnd);
-  // Day → allocations that start there / end the day before.
-  const starts = new Map<number, Allocation[]>();
-  const ends = new Map<number, Allocation[]>();
+  // Day → change of the total that day (numeric keys: a busy person has thousands).
+  const delta = new Map<number, number>([[first, 0]]);
+  // With ids only: day → allocations that start there / ended the day before, and the change in their number.
+  const starts = includeIds ? new Map<number, Allocation[]>() : undefined;
+  const ends = includeIds ? new Map<number, Allocation[]>() : undefined;
+  const count = includeIds ? new Map<number, number>() : undefined;
   for (const a of allocations) {
     const s = Math.max(toEpochDay(a.periodStart), first);
     const e = Math.min(toEpochDay(a.periodEnd), last);
     if (s > e) continue;
-    push(starts, s, a);
-    push(ends, e + 1, a);
+    delta.set(s, (delta.get(s) ?? 0) + a.allocatedBp);
+    delta.set(e + 1, (delta.get(e + 1) ?? 0) - a.allocatedBp);
+    if (starts && ends && count) {
+      push(starts, s, a);
+      push(ends, e + 1, a);
+      count.set(s, (count.get(s) ?? 0) + 1);
+      count.set(e + 1, (count.get(e + 1) ?? 0) - 1);
+    }
   }
-  const boundaries = [...new Set([first, ...starts.keys(), ...ends.keys()])].filter((d) => d <= last).sort((a, b) => a - b);
-  const active = new Map<string, Allocation>();
+  // Something starts or ends on every boundary, so the set changes there even when the total does not.
+  const boundaries = Float64Array.from(delta.keys()).sort();
+  if (budget) {
+    // Charge the whole answer before building any of it: an oversized one fails in a cheap numeric pass.
+    let active = 0;
+    for (let i = 0; i < boundaries.length && boundaries[i]! <= last; i++) {
+      active += count?.get(boundaries[i]!) ?? 0;
+      budget.spend(SEGMENT_BYTES + active * ID_BYTES);
+    }
+  }
+  const active = new Set<string>();
   const out: Segment[] = [];
   let bp = 0;
-  for (let i = 0; i < boundaries.length; i++) {
+  for (let i = 0; i < boundaries.length && boundaries[i]! <= last; i++) {
     const day = boundaries[i]!;
-    for (const a of ends.get(day) ?? []) {
-      active.delete(a.id);
-      bp -= a.allocatedBp;
+    bp += delta.get(day)!;
+    if (starts && ends) {
+      for (const a of ends.get(day) ?? []) active.delete(a.id);
+      for (const a of starts.get(day) ?? []) active.add(a.id);
     }
-    for (const a of starts.get(day) ?? []) {
-      active.set(a.id, a);
-      bp += a.allocatedBp;
-    }
+    // No boundary lies past last + 1 (every end is clipped to the window).
     const next = boundaries[i + 1] ?? last + 1;
     out.push({
       periodStart: fromEpochDay(day),
       periodEnd: fromEpochDay(next - 1),
       allocatedBp: bp,
-      capacityIds: [...active.keys()].sort(),
+      capacityIds: includeIds ? [...active].sort() : [],
     });
   }
   return out;
@@ -102,14 +180,19 @@ export function weekdaysBetween(start: number, end: number): number {
   return count;
 }
 
-/** Segments plus the day-weighted figures; with excludeWeekends, Saturdays and Sundays weigh nothing. */
+/**
+ * Segments plus the day-weighted figures; with excludeWeekends, Saturdays and
+ * Sundays weigh nothing. A budget is charged for the person and each segment.
+ */
 export function summarize(
   windowStart: string,
   windowEnd: string,
   allocations: readonly Allocation[],
   excludeWeekends: boolean,
+  options: SegmentOptions = {},
 ): AvailabilitySummary {
-  const segs = segments(windowStart, windowEnd, allocations);
+  options.budget?.spend(PERSON_BYTES);
+  const segs = segments(windowStart, windowEnd, allocations, options);
   let weighted = 0;
   let counted = 0;
   let peak = 0;

@@ -44,6 +44,25 @@ export class DeadlineExceededError extends Error {
   override name = "DeadlineExceededError";
 }
 
+/**
+ * The call would need more than a fixed budget allows (allocations read,
+ * bytes answered): RESOURCE_EXHAUSTED. `limit` names the setting that sets
+ * the budget and `max` its value, so a caller can tell which one it hit.
+ */
+export class LimitExceededError extends Error {
+  override name = "LimitExceededError";
+  constructor(
+    message: string,
+    /** Machine-readable reason, e.g. AVAILABILITY_TOO_LARGE. */
+    readonly reason: string,
+    /** The setting behind the budget, e.g. CAPACITY_AVAILABILITY_MAX_ALLOCATIONS. */
+    readonly limit: string,
+    readonly max: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The caller's token is missing or cannot be trusted. */
 export class UnauthenticatedError extends Error {
   override name = "UnauthenticatedError";

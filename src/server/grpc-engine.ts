@@ -8,7 +8,7 @@
  */
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { anyPack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
-import type { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../auth/caller.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
@@ -31,6 +31,8 @@ export interface GrpcEngineOptions {
   observer: Observer;
   maxDeadlineMs: number;
   readMaxBytes: number;
+  /** Larger responses are RESOURCE_EXHAUSTED, as on the main port. */
+  maxResponseBytes: number;
   maxConcurrentStreams: number;
   pingIntervalMs: number;
 }
@@ -43,13 +45,15 @@ export interface GrpcEngine {
 function definition(method: DescMethod): grpc.MethodDefinition<unknown, unknown> {
   const serialize = (schema: DescMessage) => (m: unknown) => Buffer.from(toBinary(schema, m as never));
   const deserialize = (schema: DescMessage) => (b: Buffer) => fromBinary(schema, b);
+  const responseBytes = serialize(method.output);
   return {
     path: `/${method.parent.typeName}/${method.name}`,
     requestStream: false,
     responseStream: false,
     requestSerialize: serialize(method.input),
     requestDeserialize: deserialize(method.input),
-    responseSerialize: serialize(method.output),
+    // The handler serializes (to check the response cap); anything else is a message.
+    responseSerialize: (m: unknown) => (m instanceof Uint8Array ? Buffer.from(m.buffer, m.byteOffset, m.byteLength) : responseBytes(m)),
     responseDeserialize: deserialize(method.output),
   };
 }
@@ -78,6 +82,8 @@ function remaining(deadline: grpc.Deadline): number | undefined {
 export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcEngine> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,
+    // A backstop: the handler below checks the size first, so the call is observed with its real status.
+    "grpc.max_send_message_length": options.maxResponseBytes,
     "grpc.max_concurrent_streams": options.maxConcurrentStreams,
     "grpc.keepalive_time_ms": options.pingIntervalMs,
     "grpc.keepalive_timeout_ms": 20_000,
@@ -104,7 +110,14 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
         if (needsCaller) {
           await options.admission.admit(method, call.metadata.get("authorization")[0]?.toString(), (c) => (caller = c));
         }
-        return handle(caller, call.request, deadline);
+        const bytes = toBinary(method.output, (await handle(caller, call.request, deadline)) as never);
+        if (bytes.byteLength > options.maxResponseBytes) {
+          throw new ConnectError(
+            `response size ${bytes.byteLength} bytes is larger than the response cap ${options.maxResponseBytes} (CAPACITY_MAX_RESPONSE_BYTES)`,
+            Code.ResourceExhausted,
+          );
+        }
+        return bytes;
       })().then(
         (response) => {
           observed.end(caller);

@@ -7,6 +7,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
 import { isHttp2, type Req, type RequestHandler, type Res } from "./listener.js";
+import { setUiSecurityHeaders } from "./ui.js";
 
 export interface HttpOptions {
   rpc: RequestHandler;
@@ -79,7 +80,6 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
         "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
         // Vite names assets by content hash; index.html must be re-read.
         "cache-control": relative.startsWith("assets/") ? "public, max-age=31536000, immutable" : "no-cache",
-        "x-content-type-options": "nosniff",
       });
       res.end(body);
     } catch {
@@ -137,6 +137,7 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
         return;
       }
       if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {
+        setUiSecurityHeaders(res);
         if (path === "/ui") {
           res.writeHead(308, { location: "/ui/" });
           res.end();

@@ -26,6 +26,8 @@ export interface ServerOptions {
   health: HealthMonitor;
   observer: Observer;
   readMaxBytes: number;
+  /** Larger response messages are RESOURCE_EXHAUSTED (connect-node's writeMaxBytes). */
+  maxResponseBytes: number;
   maxDeadlineMs: number;
   /** Connection hygiene: see ListenerOptions. */
   limits: {
@@ -57,6 +59,7 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
     },
     interceptors: [observeInterceptor(options.observer), authInterceptor(options.admission, PUBLIC)],
     readMaxBytes: options.readMaxBytes,
+    writeMaxBytes: options.maxResponseBytes,
     contextValues: (req) => {
       const info = { correlationId: correlationId(req.headers["x-request-id"]), peer: peerOf(req.socket), observed: false };
       return { values: createContextValues().set(callInfoKey, info), observed: () => info.observed, correlationId: info.correlationId };

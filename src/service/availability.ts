@@ -1,12 +1,27 @@
 /**
  * GetPersonAvailability and BatchGetPersonAvailability: validate the window,
- * load the allocations in one query, let the domain do the arithmetic.
+ * load the allocations (a batch 50 people per query), let the domain do the
+ * arithmetic.
+ *
+ * Bounded work: the query reads at most the allocation limit plus one row,
+ * the domain charges every segment and id to a budget of the response cap
+ * before building it, and the computation checks the deadline and gives way
+ * to other calls between people.
  */
 import { create } from "@bufbuild/protobuf";
-import { scopeOf, type Call } from "./call.js";
-import { FULL_BP, summarize, withinThreeYears, type Allocation } from "../domain/availability.js";
+import { scopeOf, type Call, type WorkLimits } from "./call.js";
+import { pacer } from "./pacing.js";
+import {
+  AVAILABILITY_TOO_LARGE,
+  FULL_BP,
+  ResponseBudget,
+  summarize,
+  withinThreeYears,
+  type Allocation,
+  type SegmentOptions,
+} from "../domain/availability.js";
 import { DATE_RULE, isIsoDate } from "../domain/dates.js";
-import { Violations } from "../domain/errors.js";
+import { LimitExceededError, Violations } from "../domain/errors.js";
 import { requiredReference } from "../domain/ids.js";
 import { fromBasisPoints, PERCENT_RULE, toBasisPoints } from "../domain/percent.js";
 import {
@@ -70,8 +85,9 @@ function toAvailability(
   allocations: readonly Allocation[],
   excludeWeekends: boolean,
   minAvailableBp: number | undefined,
+  options: SegmentOptions,
 ): PersonAvailability {
-  const s = summarize(window.start, window.end, allocations, excludeWeekends);
+  const s = summarize(window.start, window.end, allocations, excludeWeekends, options);
   return create(PersonAvailabilitySchema, {
     personId,
     periodStart: window.start,
@@ -93,16 +109,70 @@ function toAvailability(
   });
 }
 
-export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
+/**
+ * People per allocation query of a batch, and rows per query. Parsing a
+ * query's rows is one uninterrupted stretch of work (about 10 ms per 2,000
+ * rows), so reads go in groups and keyset pages, giving way in between.
+ */
+export const PERSONS_PER_QUERY = 50;
+export const ROWS_PER_QUERY = 2000;
+
+/**
+ * The people's allocations over the window, at most `max` of them: one more
+ * is read so that "too many" costs one extra row, not the whole set.
+ * Queries go 50 people and 2,000 rows at a time, pacing in between.
+ */
+async function loadBounded(
+  store: CapacityStore,
+  caller: Call,
+  personIds: string[],
+  window: Window,
+  confirmedOnly: boolean,
+  max: number,
+  pace: { step(): Promise<void> },
+): Promise<PersonAllocation[]> {
+  const rows: PersonAllocation[] = [];
+  for (let i = 0; i < personIds.length && rows.length <= max; i += PERSONS_PER_QUERY) {
+    const group = personIds.slice(i, i + PERSONS_PER_QUERY);
+    let after: PersonAllocation | undefined;
+    for (;;) {
+      await pace.step();
+      const limit = Math.min(ROWS_PER_QUERY, max + 1 - rows.length);
+      const page = await store.allocations(scopeOf(caller), group, window, confirmedOnly, { limit, after });
+      for (const row of page) rows.push(row);
+      if (page.length < limit || rows.length > max) break;
+      after = page[page.length - 1];
+    }
+  }
+  if (rows.length > max) {
+    const who = personIds.length === 1 ? `person ${personIds[0]} has` : `these ${personIds.length} people together have`;
+    throw new LimitExceededError(
+      `${who} more than ${max} capacities from ${window.start} to ${window.end}, the most one availability call ` +
+        "considers (CAPACITY_AVAILABILITY_MAX_ALLOCATIONS); ask for a shorter window or fewer people",
+      AVAILABILITY_TOO_LARGE,
+      "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS",
+      max,
+    );
+  }
+  return rows;
+}
+
+export function createAvailabilityRpcs(store: CapacityStore, limits: WorkLimits): AvailabilityRpcs {
   const batches = new Gate(MAX_CONCURRENT_BATCHES);
+  const options = (includeIds: boolean): SegmentOptions => ({
+    includeIds,
+    budget: new ResponseBudget(limits.maxResponseBytes, "CAPACITY_MAX_RESPONSE_BYTES"),
+  });
   return {
     async getPersonAvailability(caller, req) {
       const v = new Violations();
       const personId = requiredReference(req.personId, "person_id", v);
       const window = checkWindow(req.periodStart, req.periodEnd, v);
       v.throwIfAny();
-      const allocations = await store.allocations(scopeOf(caller), [personId], window, req.confirmedOnly);
-      return toAvailability(personId, window, allocations, req.excludeWeekends, undefined);
+      const pace = pacer(caller, "availability");
+      const allocations = await loadBounded(store, caller, [personId], window, req.confirmedOnly, limits.availabilityMaxAllocations, pace);
+      await pace.step();
+      return toAvailability(personId, window, allocations, req.excludeWeekends, undefined, options(req.includeCapacityIds));
     },
 
     async batchGetPersonAvailability(caller, req) {
@@ -123,13 +193,18 @@ export function createAvailabilityRpcs(store: CapacityStore): AvailabilityRpcs {
       }
       v.throwIfAny();
       return batches.run(async () => {
+        // The first step also catches a call that waited for the gate past its deadline.
+        const pace = pacer(caller, "availability");
         const byPerson = new Map<string, PersonAllocation[]>(personIds.map((p) => [p, []]));
-        for (const a of await store.allocations(scopeOf(caller), personIds, window, req.confirmedOnly)) {
-          byPerson.get(a.personId)?.push(a);
+        const rows = await loadBounded(store, caller, personIds, window, req.confirmedOnly, limits.availabilityMaxAllocations, pace);
+        for (const a of rows) byPerson.get(a.personId)?.push(a);
+        const shared = options(req.includeCapacityIds);
+        const availabilities: PersonAvailability[] = [];
+        for (const p of personIds) {
+          await pace.step();
+          availabilities.push(toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp, shared));
         }
-        return create(BatchGetPersonAvailabilityResponseSchema, {
-          availabilities: personIds.map((p) => toAvailability(p, window, byPerson.get(p) ?? [], req.excludeWeekends, minAvailableBp)),
-        });
+        return create(BatchGetPersonAvailabilityResponseSchema, { availabilities });
       });
     },
   };

@@ -16,3 +16,11 @@ export function deadlineFor(clientTimeoutMs: number | undefined, maxMs: number):
 export function scopeOf(call: Call): Scope {
   return { tenantId: call.tenantId, appId: call.appId, deadline: call.deadline };
 }
+
+/** How much work one call may do; set from the configuration. */
+export interface WorkLimits {
+  /** CAPACITY_MAX_RESPONSE_BYTES: the largest response message. */
+  maxResponseBytes: number;
+  /** CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: allocations one availability call may consider. */
+  availabilityMaxAllocations: number;
+}

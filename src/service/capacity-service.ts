@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { scopeOf, type Call } from "./call.js";
+import { scopeOf, type Call, type WorkLimits } from "./call.js";
 import {
   assertWritable,
   confirmRecord,
@@ -37,7 +37,7 @@ import {
 } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityStore, CapacityWriter, Window } from "../store/store.js";
 import { createAvailabilityRpcs, type AvailabilityRpcs } from "./availability.js";
-import { toCapacity, toInput } from "./mapping.js";
+import { estimatedSize, toCapacity, toInput } from "./mapping.js";
 import { decodePageToken, encodePageToken, queryDigest } from "./page-token.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -57,6 +57,8 @@ export interface CapacityService extends AvailabilityRpcs {
 
 export interface CapacityServiceOptions {
   store: CapacityStore;
+  /** Response cap and availability limits (from the configuration). */
+  limits: WorkLimits;
   /** Epoch milliseconds; tests may pin it. */
   now?: () => number;
 }
@@ -96,7 +98,24 @@ function checkPolicy(policy: OverallocationPolicy, v: Violations): void {
   if (OverallocationPolicy[policy] === undefined) v.add("overallocation_policy", "must be a known OverallocationPolicy value");
 }
 
-export function createCapacityService({ store, now = Date.now }: CapacityServiceOptions): CapacityService {
+/** Room in a response for everything but the records: next_page_token, framing. */
+const PAGE_OVERHEAD_BYTES = 1024;
+
+/**
+ * The longest prefix of `records` (at least one) whose estimated encoded size
+ * stays within `maxBytes`: AIP-158 lets a page be short, so a list page never
+ * fails on size; the next page continues after the last record kept.
+ */
+function fitPage(records: Capacity[], maxBytes: number): Capacity[] {
+  let left = maxBytes - PAGE_OVERHEAD_BYTES;
+  for (let i = 0; i < records.length; i++) {
+    left -= estimatedSize(records[i]!);
+    if (left < 0) return records.slice(0, Math.max(1, i));
+  }
+  return records;
+}
+
+export function createCapacityService({ store, limits, now = Date.now }: CapacityServiceOptions): CapacityService {
   const stamp = (caller: Call): WriteStamp => ({
     tenantId: caller.tenantId,
     appId: caller.appId,
@@ -147,7 +166,7 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
   }
 
   return {
-    ...createAvailabilityRpcs(store),
+    ...createAvailabilityRpcs(store, limits),
 
     async getCapacity(caller, req) {
       const v = new Violations();
@@ -186,11 +205,11 @@ export function createCapacityService({ store, now = Date.now }: CapacityService
       v.throwIfAny();
       const size = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
       const records = await store.list(scopeOf(caller), { ...filters, after, limit: size + 1 });
-      const page = records.slice(0, size);
+      const page = fitPage(records.slice(0, size).map(toCapacity), limits.maxResponseBytes);
       const last = page[page.length - 1];
       return create(ListCapacitiesResponseSchema, {
-        capacities: page.map(toCapacity),
-        nextPageToken: records.length > size && last ? encodePageToken(last, digest) : "",
+        capacities: page,
+        nextPageToken: records.length > page.length && last ? encodePageToken(last, digest) : "",
       });
     },
 

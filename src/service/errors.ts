@@ -11,6 +11,7 @@ import {
   EtagMismatchError,
   FailedPreconditionError,
   InvalidArgumentError,
+  LimitExceededError,
   NotFoundError,
   OverallocatedError,
   RateLimitedError,
@@ -72,6 +73,17 @@ export function toConnectError(err: unknown, correlationId: string): MappedError
       { desc: RetryInfoSchema, value: retry },
       { desc: ErrorInfoSchema, value: info },
     ]);
+  }
+  if (err instanceof LimitExceededError) {
+    const info = create(ErrorInfoSchema, {
+      reason: err.reason,
+      domain: ERROR_DOMAIN,
+      metadata: { limit: err.limit, max: String(err.max) },
+    });
+    return {
+      error: new ConnectError(err.message, Code.ResourceExhausted, undefined, [{ desc: ErrorInfoSchema, value: info }], err),
+      internal: false,
+    };
   }
   if (err instanceof NotFoundError) return known(Code.NotFound, err);
   if (err instanceof EtagMismatchError) return known(Code.Aborted, err);

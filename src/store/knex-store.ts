@@ -5,6 +5,7 @@ import { DeadlineExceededError } from "../domain/errors.js";
 import { dialectOf, type Dialect } from "./database.js";
 import {
   StoreUnavailableError,
+  type AllocationPage,
   type CapacityStore,
   type CapacityWriter,
   type ListQuery,
@@ -346,10 +347,24 @@ export class KnexCapacityStore implements CapacityStore {
     });
   }
 
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]> {
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]> {
     return guard(async () => {
       const query = overlapping(scoped(this.table(CAPACITIES, scope).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
       if (confirmedOnly) query.whereNotNull("confirmed_at");
+      const after = page?.after;
+      if (after !== undefined) {
+        // Expanded keyset form: it lets MySQL use the (tenant_id, person_id, period_start, id) index.
+        query.andWhere((w) =>
+          w
+            .where("person_id", ">", after.personId)
+            .orWhere((p) =>
+              p
+                .where("person_id", after.personId)
+                .andWhere((d) => d.where("period_start", ">", after.periodStart).orWhere((i) => i.where("period_start", after.periodStart).andWhere("id", ">", after.id))),
+            ),
+        );
+      }
+      if (page !== undefined) query.orderBy([{ column: "person_id" }, { column: "period_start" }, { column: "id" }]).limit(page.limit);
       return ((await query) as AllocationRow[]).map(toAllocation);
     });
   }

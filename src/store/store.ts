@@ -34,6 +34,14 @@ export interface PersonAllocation extends Allocation {
   personId: string;
 }
 
+/** One page of an allocation read, in (person_id, period_start, id) order. */
+export interface AllocationPage {
+  /** At most this many rows. */
+  limit: number;
+  /** Resume strictly after this row. */
+  after?: Pick<PersonAllocation, "personId" | "periodStart" | "id"> | undefined;
+}
+
 /** A window of days, both inclusive. */
 export interface Window {
   start: string;
@@ -77,8 +85,13 @@ export interface CapacityWriter {
 export interface CapacityStore {
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined>;
   list(scope: Scope, query: ListQuery): Promise<CapacityRecord[]>;
-  /** Non-deleted allocations of these people overlapping the window, in one query. */
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean): Promise<PersonAllocation[]>;
+  /**
+   * Non-deleted allocations of these people overlapping the window, in one
+   * query: all of them, or with `page` one keyset page in (person_id,
+   * period_start, id) order, so a caller can read in bounded steps and stop
+   * at its budget.
+   */
+  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]>;
   /**
    * Runs `work` in one transaction. Deadlocks and lost races are retried by
    * running `work` again, so it must not have effects outside the writer.

@@ -37,7 +37,7 @@ describe.each(ENGINES)("availability on %s", (engine) => {
     const c = ok(await alloc(token, p, "2027-03-10", "2027-03-20", 33.34));
     const gone = ok(await alloc(token, p, "2027-03-01", "2027-03-31", 50));
     ok(await client.call("deleteCapacity", { id: gone.id }, token));
-    const got = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-02-27", periodEnd: "2027-04-02" }, token));
+    const got = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-02-27", periodEnd: "2027-04-02", includeCapacityIds: true }, token));
     expect(got.segments.map((s) => [s.periodStart, s.periodEnd, s.allocatedPct, s.availablePct, s.overallocated, s.capacityIds.length])).toEqual([
       ["2027-02-27", "2027-02-28", 0, 100, false, 0],
       ["2027-03-01", "2027-03-09", 66.66, 33.34, false, 2],

@@ -114,7 +114,7 @@ describe.each(ENGINES)("on %s", (engine) => {
         Code.FailedPrecondition,
         { person_id: p, period_start: "2027-04-10", period_end: "2027-04-30", allocated_pct: "110" },
       ]);
-      const one = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-03-31", periodEnd: "2027-04-30" }, token));
+      const one = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-03-31", periodEnd: "2027-04-30", includeCapacityIds: true }, token));
       expect(one.segments.map((x) => [x.periodStart, x.allocatedPct, x.capacityIds])).toEqual([
         ["2027-03-31", 0, []],
         ["2027-04-01", 70, [first.id]],

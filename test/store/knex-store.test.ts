@@ -5,6 +5,7 @@ import { newCapacityId } from "../../src/domain/ids.js";
 import { migrate } from "../../src/store/database.js";
 import { KnexCapacityStore } from "../../src/store/knex-store.js";
 import type { Scope } from "../../src/store/store.js";
+import { insertCapacities } from "../helpers/capacities.js";
 import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
 import { person, tenant } from "../helpers/ids.js";
 
@@ -46,6 +47,34 @@ describe.each(ENGINES)("KnexCapacityStore on %s", (engine) => {
   });
   afterAll(async () => {
     await store.close();
+  });
+
+  it("reads allocations in keyset pages that together are exactly the unpaged read, within the tenant", async () => {
+    const scope = { tenantId: tenant() };
+    const [a, b] = [person(), person()];
+    const day = (n: number): string => new Date(Date.UTC(2027, 0, 1) + n * 86_400_000).toISOString().slice(0, 10);
+    // Many rows share a period_start, so the id breaks ties across page edges.
+    const rows = [a, b].flatMap((p, k) =>
+      Array.from({ length: k === 0 ? 2300 : 700 }, (_, i) => ({ tenantId: scope.tenantId, personId: p, periodStart: day(i % 40), periodEnd: day(40 + (i % 9)), allocatedBp: 100 })),
+    );
+    await insertCapacities(db.knex, rows);
+    await insertCapacities(db.knex, [{ tenantId: tenant(), personId: a, periodStart: day(1), periodEnd: day(2), allocatedBp: 100 }]);
+    const window = { start: "2027-01-01", end: "2027-12-31" };
+    const all = await store.allocations(scope, [a, b], window, false);
+    const paged: string[] = [];
+    let after: (typeof all)[number] | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await store.allocations(scope, [a, b], window, false, { limit: 700, after });
+      paged.push(...page.map((r) => r.id));
+      pages++;
+      if (page.length < 700) break;
+      after = page[page.length - 1];
+    }
+    expect(all).toHaveLength(3000);
+    expect(pages).toBe(5); // 700 × 4 + 200
+    expect(paged).toHaveLength(3000);
+    expect(new Set(paged)).toEqual(new Set(all.map((r) => r.id)));
   });
 
   it("round-trips every field exactly", async () => {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file work/v1/capacity.proto.
  */
 export const file_work_v1_capacity: GenFile = /*@__PURE__*/
-  fileDesc("ChZ3b3JrL3YxL2NhcGFjaXR5LnByb3RvEgd3b3JrLnYxItIECghDYXBhY2l0eRIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGYXBwX2lkGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYBiABKAkSEgoKdXBkYXRlZF9ieRgHIAEoCRIOCgZzb3VyY2UYCCABKAkSKAoLc291cmNlX3R5cGUYCSABKA4yEy53b3JrLnYxLlNvdXJjZVR5cGUSEgoKaXNfZGVsZXRlZBgKIAEoCBIuCgpkZWxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkZWxldGVkX2J5GAwgASgJEhYKDnNjaGVtYV92ZXJzaW9uGA0gASgFEhEKCXBlcnNvbl9pZBgOIAEoCRISCgpwcm9qZWN0X2lkGA8gASgJEhQKDHBlcmlvZF9zdGFydBgQIAEoCRISCgpwZXJpb2RfZW5kGBEgASgJEhoKDWFsbG9jYXRlZF9wY3QYEiABKAFIAIgBARIXCg9jb25maXJtZWRfYnlfaWQYEyABKAkSMAoMY29uZmlybWVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVub3RlcxgVIAEoCRIMCgRldGFnGBYgASgJQhAKDl9hbGxvY2F0ZWRfcGN0IiAKEkdldENhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCSLJAQoVTGlzdENhcGFjaXRpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCXBlcnNvbl9pZBgDIAEoCRISCgpwcm9qZWN0X2lkGAQgASgJEhMKC3BlcmlvZF9mcm9tGAUgASgJEhEKCXBlcmlvZF90bxgGIAEoCRIWCgljb25maXJtZWQYByABKAhIAIgBARIUCgxzaG93X2RlbGV0ZWQYCCABKAhCDAoKX2NvbmZpcm1lZCJYChZMaXN0Q2FwYWNpdGllc1Jlc3BvbnNlEiUKCmNhcGFjaXRpZXMYASADKAsyES53b3JrLnYxLkNhcGFjaXR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLTAQoSU2V0Q2FwYWNpdHlSZXF1ZXN0EiMKCGNhcGFjaXR5GAEgASgLMhEud29yay52MS5DYXBhY2l0eRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSEgoKcmVxdWVzdF9pZBgDIAEoCRIVCg12YWxpZGF0ZV9vbmx5GAQgASgIEjwKFW92ZXJhbGxvY2F0aW9uX3BvbGljeRgFIAEoDjIdLndvcmsudjEuT3ZlcmFsbG9jYXRpb25Qb2xpY3kiMQoVRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkicQoXVW5kZWxldGVDYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5InAKFkNvbmZpcm1DYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5Io0BChxHZXRQZXJzb25BdmFpbGFiaWxpdHlSZXF1ZXN0EhEKCXBlcnNvbl9pZBgBIAEoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIIsACChJQZXJzb25BdmFpbGFiaWxpdHkSEQoJcGVyc29uX2lkGAEgASgJEhQKDHBlcmlvZF9zdGFydBgCIAEoCRISCgpwZXJpb2RfZW5kGAMgASgJEi4KCHNlZ21lbnRzGAQgAygLMhwud29yay52MS5BdmFpbGFiaWxpdHlTZWdtZW50Eh0KFWF2ZXJhZ2VfYWxsb2NhdGVkX3BjdBgFIAEoARIaChJwZWFrX2FsbG9jYXRlZF9wY3QYBiABKAESGgoSb3ZlcmFsbG9jYXRlZF9kYXlzGAcgASgFEhYKDmF2YWlsYWJsZV9kYXlzGAggASgFEhQKDGNvdW50ZWRfZGF5cxgJIAEoBRIgChNtZWV0c19taW5fYXZhaWxhYmxlGAogASgISACIAQFCFgoUX21lZXRzX21pbl9hdmFpbGFibGUimgEKE0F2YWlsYWJpbGl0eVNlZ21lbnQSFAoMcGVyaW9kX3N0YXJ0GAEgASgJEhIKCnBlcmlvZF9lbmQYAiABKAkSFQoNYWxsb2NhdGVkX3BjdBgDIAEoARIVCg1hdmFpbGFibGVfcGN0GAQgASgBEhUKDW92ZXJhbGxvY2F0ZWQYBSABKAgSFAoMY2FwYWNpdHlfaWRzGAYgAygJIskBCiFCYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QSEgoKcGVyc29uX2lkcxgBIAMoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIEh4KEW1pbl9hdmFpbGFibGVfcGN0GAYgASgBSACIAQFCFAoSX21pbl9hdmFpbGFibGVfcGN0IlkKIkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2USMwoOYXZhaWxhYmlsaXRpZXMYASADKAsyGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSqAAQoUT3ZlcmFsbG9jYXRpb25Qb2xpY3kSJQohT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASHwobT1ZFUkFMTE9DQVRJT05fUE9MSUNZX0FMTE9XEAESIAocT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1JFSkVDVBACKqEBCgpTb3VyY2VUeXBlEhsKF1NPVVJDRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUU09VUkNFX1RZUEVfRlJPTlRFTkQQARIXChNTT1VSQ0VfVFlQRV9CQUNLRU5EEAISFgoSU09VUkNFX1RZUEVfU0VSVkVSEAMSFgoSU09VUkNFX1RZUEVfU1lTVEVNEAQSEwoPU09VUkNFX1RZUEVfQVBJEAUynwUKD0NhcGFjaXR5U2VydmljZRJCCgtHZXRDYXBhY2l0eRIbLndvcmsudjEuR2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eSIDkAIBElYKDkxpc3RDYXBhY2l0aWVzEh4ud29yay52MS5MaXN0Q2FwYWNpdGllc1JlcXVlc3QaHy53b3JrLnYxLkxpc3RDYXBhY2l0aWVzUmVzcG9uc2UiA5ACARI9CgtTZXRDYXBhY2l0eRIbLndvcmsudjEuU2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJDCg5EZWxldGVDYXBhY2l0eRIeLndvcmsudjEuRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJHChBVbmRlbGV0ZUNhcGFjaXR5EiAud29yay52MS5VbmRlbGV0ZUNhcGFjaXR5UmVxdWVzdBoRLndvcmsudjEuQ2FwYWNpdHkSRQoPQ29uZmlybUNhcGFjaXR5Eh8ud29yay52MS5Db25maXJtQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJgChVHZXRQZXJzb25BdmFpbGFiaWxpdHkSJS53b3JrLnYxLkdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSIDkAIBEnoKGkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5Eioud29yay52MS5CYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaKy53b3JrLnYxLkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChZ3b3JrL3YxL2NhcGFjaXR5LnByb3RvEgd3b3JrLnYxItIECghDYXBhY2l0eRIKCgJpZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGYXBwX2lkGAMgASgJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYBiABKAkSEgoKdXBkYXRlZF9ieRgHIAEoCRIOCgZzb3VyY2UYCCABKAkSKAoLc291cmNlX3R5cGUYCSABKA4yEy53b3JrLnYxLlNvdXJjZVR5cGUSEgoKaXNfZGVsZXRlZBgKIAEoCBIuCgpkZWxldGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkZWxldGVkX2J5GAwgASgJEhYKDnNjaGVtYV92ZXJzaW9uGA0gASgFEhEKCXBlcnNvbl9pZBgOIAEoCRISCgpwcm9qZWN0X2lkGA8gASgJEhQKDHBlcmlvZF9zdGFydBgQIAEoCRISCgpwZXJpb2RfZW5kGBEgASgJEhoKDWFsbG9jYXRlZF9wY3QYEiABKAFIAIgBARIXCg9jb25maXJtZWRfYnlfaWQYEyABKAkSMAoMY29uZmlybWVkX2F0GBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVub3RlcxgVIAEoCRIMCgRldGFnGBYgASgJQhAKDl9hbGxvY2F0ZWRfcGN0IiAKEkdldENhcGFjaXR5UmVxdWVzdBIKCgJpZBgBIAEoCSLJAQoVTGlzdENhcGFjaXRpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhEKCXBlcnNvbl9pZBgDIAEoCRISCgpwcm9qZWN0X2lkGAQgASgJEhMKC3BlcmlvZF9mcm9tGAUgASgJEhEKCXBlcmlvZF90bxgGIAEoCRIWCgljb25maXJtZWQYByABKAhIAIgBARIUCgxzaG93X2RlbGV0ZWQYCCABKAhCDAoKX2NvbmZpcm1lZCJYChZMaXN0Q2FwYWNpdGllc1Jlc3BvbnNlEiUKCmNhcGFjaXRpZXMYASADKAsyES53b3JrLnYxLkNhcGFjaXR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLTAQoSU2V0Q2FwYWNpdHlSZXF1ZXN0EiMKCGNhcGFjaXR5GAEgASgLMhEud29yay52MS5DYXBhY2l0eRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSEgoKcmVxdWVzdF9pZBgDIAEoCRIVCg12YWxpZGF0ZV9vbmx5GAQgASgIEjwKFW92ZXJhbGxvY2F0aW9uX3BvbGljeRgFIAEoDjIdLndvcmsudjEuT3ZlcmFsbG9jYXRpb25Qb2xpY3kiMQoVRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBGV0YWcYAiABKAkicQoXVW5kZWxldGVDYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5InAKFkNvbmZpcm1DYXBhY2l0eVJlcXVlc3QSCgoCaWQYASABKAkSDAoEZXRhZxgCIAEoCRI8ChVvdmVyYWxsb2NhdGlvbl9wb2xpY3kYAyABKA4yHS53b3JrLnYxLk92ZXJhbGxvY2F0aW9uUG9saWN5IqsBChxHZXRQZXJzb25BdmFpbGFiaWxpdHlSZXF1ZXN0EhEKCXBlcnNvbl9pZBgBIAEoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIEhwKFGluY2x1ZGVfY2FwYWNpdHlfaWRzGAYgASgIIsACChJQZXJzb25BdmFpbGFiaWxpdHkSEQoJcGVyc29uX2lkGAEgASgJEhQKDHBlcmlvZF9zdGFydBgCIAEoCRISCgpwZXJpb2RfZW5kGAMgASgJEi4KCHNlZ21lbnRzGAQgAygLMhwud29yay52MS5BdmFpbGFiaWxpdHlTZWdtZW50Eh0KFWF2ZXJhZ2VfYWxsb2NhdGVkX3BjdBgFIAEoARIaChJwZWFrX2FsbG9jYXRlZF9wY3QYBiABKAESGgoSb3ZlcmFsbG9jYXRlZF9kYXlzGAcgASgFEhYKDmF2YWlsYWJsZV9kYXlzGAggASgFEhQKDGNvdW50ZWRfZGF5cxgJIAEoBRIgChNtZWV0c19taW5fYXZhaWxhYmxlGAogASgISACIAQFCFgoUX21lZXRzX21pbl9hdmFpbGFibGUimgEKE0F2YWlsYWJpbGl0eVNlZ21lbnQSFAoMcGVyaW9kX3N0YXJ0GAEgASgJEhIKCnBlcmlvZF9lbmQYAiABKAkSFQoNYWxsb2NhdGVkX3BjdBgDIAEoARIVCg1hdmFpbGFibGVfcGN0GAQgASgBEhUKDW92ZXJhbGxvY2F0ZWQYBSABKAgSFAoMY2FwYWNpdHlfaWRzGAYgAygJIucBCiFCYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QSEgoKcGVyc29uX2lkcxgBIAMoCRIUCgxwZXJpb2Rfc3RhcnQYAiABKAkSEgoKcGVyaW9kX2VuZBgDIAEoCRIWCg5jb25maXJtZWRfb25seRgEIAEoCBIYChBleGNsdWRlX3dlZWtlbmRzGAUgASgIEh4KEW1pbl9hdmFpbGFibGVfcGN0GAYgASgBSACIAQESHAoUaW5jbHVkZV9jYXBhY2l0eV9pZHMYByABKAhCFAoSX21pbl9hdmFpbGFibGVfcGN0IlkKIkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2USMwoOYXZhaWxhYmlsaXRpZXMYASADKAsyGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSqAAQoUT3ZlcmFsbG9jYXRpb25Qb2xpY3kSJQohT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1VOU1BFQ0lGSUVEEAASHwobT1ZFUkFMTE9DQVRJT05fUE9MSUNZX0FMTE9XEAESIAocT1ZFUkFMTE9DQVRJT05fUE9MSUNZX1JFSkVDVBACKqEBCgpTb3VyY2VUeXBlEhsKF1NPVVJDRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUU09VUkNFX1RZUEVfRlJPTlRFTkQQARIXChNTT1VSQ0VfVFlQRV9CQUNLRU5EEAISFgoSU09VUkNFX1RZUEVfU0VSVkVSEAMSFgoSU09VUkNFX1RZUEVfU1lTVEVNEAQSEwoPU09VUkNFX1RZUEVfQVBJEAUynwUKD0NhcGFjaXR5U2VydmljZRJCCgtHZXRDYXBhY2l0eRIbLndvcmsudjEuR2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eSIDkAIBElYKDkxpc3RDYXBhY2l0aWVzEh4ud29yay52MS5MaXN0Q2FwYWNpdGllc1JlcXVlc3QaHy53b3JrLnYxLkxpc3RDYXBhY2l0aWVzUmVzcG9uc2UiA5ACARI9CgtTZXRDYXBhY2l0eRIbLndvcmsudjEuU2V0Q2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJDCg5EZWxldGVDYXBhY2l0eRIeLndvcmsudjEuRGVsZXRlQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJHChBVbmRlbGV0ZUNhcGFjaXR5EiAud29yay52MS5VbmRlbGV0ZUNhcGFjaXR5UmVxdWVzdBoRLndvcmsudjEuQ2FwYWNpdHkSRQoPQ29uZmlybUNhcGFjaXR5Eh8ud29yay52MS5Db25maXJtQ2FwYWNpdHlSZXF1ZXN0GhEud29yay52MS5DYXBhY2l0eRJgChVHZXRQZXJzb25BdmFpbGFiaWxpdHkSJS53b3JrLnYxLkdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaGy53b3JrLnYxLlBlcnNvbkF2YWlsYWJpbGl0eSIDkAIBEnoKGkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5Eioud29yay52MS5CYXRjaEdldFBlcnNvbkF2YWlsYWJpbGl0eVJlcXVlc3QaKy53b3JrLnYxLkJhdGNoR2V0UGVyc29uQXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * One person's allocation of working time to one project over a period.
@@ -517,6 +517,16 @@ export type GetPersonAvailabilityRequest = Message<"work.v1.GetPersonAvailabilit
    * @generated from field: bool exclude_weekends = 5;
    */
   excludeWeekends: boolean;
+
+  /**
+   * Optional. When true, each segment lists the ids of its capacities. Off
+   * by default because the lists repeat every id on every segment it spans:
+   * a busy person over three years can reach millions of ids and hundreds of
+   * megabytes, so with ids the answer must still fit the response cap.
+   *
+   * @generated from field: bool include_capacity_ids = 6;
+   */
+  includeCapacityIds: boolean;
 };
 
 /**
@@ -656,7 +666,8 @@ export type AvailabilitySegment = Message<"work.v1.AvailabilitySegment"> & {
   overallocated: boolean;
 
   /**
-   * The capacities active on these days, sorted by id.
+   * The capacities active on these days, sorted by id. Empty unless the
+   * request set `include_capacity_ids`.
    *
    * @generated from field: repeated string capacity_ids = 6;
    */
@@ -718,6 +729,14 @@ export type BatchGetPersonAvailabilityRequest = Message<"work.v1.BatchGetPersonA
    * @generated from field: optional double min_available_pct = 6;
    */
   minAvailablePct?: number | undefined;
+
+  /**
+   * Optional. When true, each segment lists the ids of its capacities; off by
+   * default (see GetPersonAvailabilityRequest.include_capacity_ids).
+   *
+   * @generated from field: bool include_capacity_ids = 7;
+   */
+  includeCapacityIds: boolean;
 };
 
 /**
@@ -858,9 +877,11 @@ export const SourceTypeSchema: GenEnum<SourceType> = /*@__PURE__*/
  * Errors common to every RPC: `UNAUTHENTICATED` (missing or invalid token),
  * `RESOURCE_EXHAUSTED` (a rate limit of the caller's tenant or app; writes
  * have their own; the status carries `google.rpc.RetryInfo` saying when to
- * retry, and nothing was done), `DEADLINE_EXCEEDED`, `UNAVAILABLE` (the
- * database cannot be reached; safe to retry) and `INTERNAL` (a server fault;
- * the message carries a correlation id that the server's log also carries). `INVALID_ARGUMENT` errors carry a
+ * retry, and nothing was done; or the response would be larger than the
+ * server's response cap, CAPACITY_MAX_RESPONSE_BYTES, 4 MiB by default),
+ * `DEADLINE_EXCEEDED`, `UNAVAILABLE` (the database cannot be reached; safe to
+ * retry) and `INTERNAL` (a server fault; the message carries a correlation id
+ * that the server's log also carries). `INVALID_ARGUMENT` errors carry a
  * `google.rpc.BadRequest` detail naming each offending field and its rule.
  *
  * @generated from service work.v1.CapacityService
@@ -879,6 +900,9 @@ export const CapacityService: GenService<{
   },
   /**
    * Lists capacities ordered by `period_start`, then `id`, one page at a time.
+   * A page may hold fewer than `page_size` records even when more follow: it
+   * stops before its encoded size would pass the response cap, and
+   * `next_page_token` continues from there. A list page never fails on size.
    * Errors: INVALID_ARGUMENT (bad filter, negative page size, or a page token
    * that is malformed or was issued for other filters).
    *
@@ -948,8 +972,16 @@ export const CapacityService: GenService<{
    * How much of one person is allocated, and how much is free, over a window
    * of at most three years: maximal runs of days with the same allocations,
    * plus day-weighted figures. Deleted capacities never count.
+   *
+   * Bounded work: at most CAPACITY_AVAILABILITY_MAX_ALLOCATIONS capacities
+   * (50,000 by default) are considered per call, segments list capacity ids
+   * only with `include_capacity_ids`, and the answer must fit the response
+   * cap. Past either limit the call fails RESOURCE_EXHAUSTED with a
+   * google.rpc.ErrorInfo (domain `capacity.work.v1`, reason
+   * AVAILABILITY_TOO_LARGE, metadata `limit` naming the limit and `max` its
+   * value); narrow the window or leave `include_capacity_ids` off.
    * Errors: INVALID_ARGUMENT (bad person id or dates, window over three
-   * years).
+   * years), RESOURCE_EXHAUSTED (a limit above), DEADLINE_EXCEEDED.
    *
    * @generated from rpc work.v1.CapacityService.GetPersonAvailability
    */
@@ -959,11 +991,19 @@ export const CapacityService: GenService<{
     output: typeof PersonAvailabilitySchema;
   },
   /**
-   * Availability of up to 500 people over one window, in request order, in
-   * one database round trip; with `min_available_pct`, also whether each
+   * Availability of up to 500 people over one window, in request order (read
+   * 50 people per database query); with `min_available_pct`, also whether each
    * person has at least that much free on every counted day.
+   *
+   * Bounded work: the same limits as GetPersonAvailability, for the whole
+   * call: at most CAPACITY_AVAILABILITY_MAX_ALLOCATIONS capacities over all
+   * the people together, and one response under the response cap; past them,
+   * RESOURCE_EXHAUSTED with ErrorInfo reason AVAILABILITY_TOO_LARGE (ask for
+   * fewer people, a shorter window, or no capacity ids). The computation
+   * checks the deadline between people and gives way to other calls.
    * Errors: INVALID_ARGUMENT (no person, more than 500, duplicates, bad ids
-   * or dates, window over three years, bad min_available_pct).
+   * or dates, window over three years, bad min_available_pct),
+   * RESOURCE_EXHAUSTED (a limit above), DEADLINE_EXCEEDED.
    *
    * @generated from rpc work.v1.CapacityService.BatchGetPersonAvailability
    */
