@@ -264,20 +264,45 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     expect(found.map((f) => `${f.problem}\n    ${f.signature}\n    culprit: ${f.culprit}`)).toEqual([]);
   }, 300_000);
 
+  /** The calls still in flight once they have had time to end (by their deadline, at most MAX_DEADLINE_MS, or their body timeout). */
+  async function settledInFlight(server: FuzzedServer): Promise<Record<string, number>> {
+    const until = Date.now() + MAX_DEADLINE_MS + 15_000;
+    for (;;) {
+      const inFlight = [...(await metricSamples(server, "grpc_server_in_flight{")).entries()].filter(([, n]) => n !== 0);
+      if (inFlight.length === 0 || Date.now() > until) return Object.fromEntries(inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 250)); // a gauge has no event to wait for
+    }
+  }
+
+  const handlerFailures = (server: FuzzedServer): Array<Record<string, unknown>> => server.process.logs.filter((l) => l.msg === "handler failed");
+
+  it("does not log a client's cancelled HTTP/2 call as a handler failure", async () => {
+    const before = handlerFailures(plain).length;
+    const session = http2.connect(`http://127.0.0.1:${plain.main.port}`);
+    session.on("error", () => {});
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => {
+        const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/json", authorization: `Bearer ${token}` });
+        stream.on("error", () => {});
+        stream.end("{}");
+        setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), i % 7);
+        return new Promise((resolve) => stream.on("close", resolve));
+      }),
+    );
+    session.destroy();
+    expect(await settledInFlight(plain)).toEqual({});
+    figures.add("HTTP/2 calls cancelled by the client", 50);
+    const logged = handlerFailures(plain).slice(before);
+    expect(logged.map((l) => (l.fault as { code?: string } | undefined)?.code).slice(0, 3)).toEqual([]);
+  }, 60_000);
+
   it("holds no call in flight once the fuzzing stops, and counted its refusals", async () => {
     for (const server of [plain, uiOff, secure]) {
-      // Calls still open end by their deadline (at most MAX_DEADLINE_MS) or their body timeout.
-      const until = Date.now() + MAX_DEADLINE_MS + 15_000;
-      let inFlight: Map<string, number>;
-      for (;;) {
-        inFlight = new Map([...(await metricSamples(server, "grpc_server_in_flight{")).entries()].filter(([, n]) => n !== 0));
-        if (inFlight.size === 0 || Date.now() > until) break;
-        await new Promise((resolve) => setTimeout(resolve, 250)); // a gauge has no event to wait for
-      }
-      expect(Object.fromEntries(inFlight)).toEqual({});
+      expect(await settledInFlight(server)).toEqual({});
       for (const [sample, n] of await metricSamples(server, "capacity_requests_refused_total{")) {
         figures.add(`server-counted refusals: ${/reason="([^"]+)"/.exec(sample)?.[1] ?? sample}`, n);
       }
+      figures.add("server log lines: handler failed", handlerFailures(server).length);
     }
   }, 120_000);
 
