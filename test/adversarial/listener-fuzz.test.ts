@@ -75,7 +75,7 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
   }, 120_000);
 
   afterAll(async () => {
-    figures.add("crashes or hangs", findings.length);
+    figures.add("findings (crashes, hangs, unhandled errors, 500s)", findings.length);
     figures.add("seconds", Math.round((Date.now() - started) / 1000));
     figures.save();
     // The reproductions, for a findings note (the failure messages carry the same).

@@ -140,11 +140,11 @@ export async function fuzz(name: string, server: FuzzedServer, target: RawTarget
       at -= BATCH;
       continue;
     }
-    figures.add(`${name}: batches after which the server did not serve`);
+    figures.add(`${name}: batches with trouble (not serving, or an unhandled error logged)`);
     const signature = faultSignature(server);
     // Dead or stuck: start it over on the same ports.
     await restart(server, token);
-    let culprit = "not bisected (a crash of this kind was already)";
+    let culprit = "not bisected (one of this kind was bisected already)";
     if (!bisected.has(signature) && bisected.size < MAX_BISECTS) {
       bisected.add(signature);
       const c = await bisect(server, target, batch, token);
