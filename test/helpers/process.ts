@@ -5,10 +5,16 @@ import { createInterface } from "node:readline";
 export interface ServerProcess {
   port: number;
   adminPort: number;
+  /** The grpc-js engine's port, when CAPACITY_GRPC_PORT was set. */
+  grpcPort: number | undefined;
   baseUrl: string;
   child: ChildProcess;
   /** JSON log lines so far. */
   logs: Array<Record<string, unknown>>;
+  /** Everything written to stderr so far (crash traces, warnings). */
+  stderr(): string;
+  /** Resolves with the exit code and signal when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -20,7 +26,8 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = ended.then(({ code }) => code);
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on("line", (line) => {
       if (line.includes('"msg":"call"')) return; // per-call lines: not needed, and many
@@ -35,7 +42,8 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening`)));
     setTimeout(() => reject(new Error("server did not start in 30 s")), 30_000).unref();
   });
-  child.stderr!.resume();
+  const stderr: string[] = [];
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
   const ready = await listening.catch((err: unknown) => {
     child.kill("SIGKILL"); // never leave an orphan behind a failed start
     throw err;
@@ -44,9 +52,12 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
   return {
     port,
     adminPort: Number(ready.adminPort),
+    grpcPort: ready.grpcPort === undefined ? undefined : Number(ready.grpcPort),
     baseUrl: `http://127.0.0.1:${port}`,
     child,
     logs,
+    stderr: () => stderr.join(""),
+    exited: ended,
     stop(signal = "SIGTERM") {
       if (child.exitCode === null) child.kill(signal);
       return exited;
