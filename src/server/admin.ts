@@ -6,7 +6,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { HealthMonitor } from "./health.js";
-import { clientErrorHandler, peerOf, type RefusalSink } from "./listener.js";
+import { clientErrorHandler, type RefusalSink } from "./refusals.js";
+import { peerOf } from "./requests.js";
 import type { Metrics } from "./metrics.js";
 
 /** The admin port serves a scraper and probes: a few connections, quick requests. */

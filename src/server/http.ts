@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
-import { isHttp2, type Req, type RequestHandler, type Res } from "./listener.js";
+import { isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 import { setUiSecurityHeaders } from "./ui.js";
 
 export interface HttpOptions {

@@ -6,49 +6,21 @@
  * GOAWAY on HTTP/2 sessions, HTTP/1.1 connections closed once idle, and only
  * what is still open after the grace period is cut.
  *
- * Connection hygiene lives here too: a connection must send its first
- * complete request within `firstRequestTimeoutMs`, a request body must be
- * complete by the call's deadline, and the process holds at most
- * `maxConnections` connections. Every refusal is reported to `onRefusal`.
+ * Connection hygiene is set here and kept by connections.ts: a connection
+ * must send its first complete request within `firstRequestTimeoutMs`, a
+ * request body must be complete by the call's deadline, and the process holds
+ * at most `maxConnections` connections. Every refusal is reported to
+ * `onRefusal` (refusals.ts).
  */
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { TLSSocket } from "node:tls";
-import { timeoutFromHeaders } from "./timeouts.js";
+import { firstRequestTimer, trackHttp1, trackSessions, type Limits, type Sessions } from "./connections.js";
+import { capConnections, type RefusalSink } from "./refusals.js";
+import { peerOf, type Req, type RequestHandler } from "./requests.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** An HTTP/2 keepalive ping unanswered this long ends the session. */
-const PING_TIMEOUT_MS = 20_000;
-
-export type Req = http.IncomingMessage | http2.Http2ServerRequest;
-export type Res = http.ServerResponse | http2.Http2ServerResponse;
-export type RequestHandler = (req: Req, res: Res) => void;
-
-/** Why the listener turned something away before (or instead of) the RPC layer. */
-export type RefusalReason =
-  | "bad_request"
-  | "header_too_large"
-  | "first_request_timeout"
-  | "request_timeout"
-  | "body_timeout"
-  | "connection_limit"
-  | "http2_protocol_error"
-  | "tls_handshake"
-  | "unsupported_http_version";
-
-/** Hears of every refusal: a log line and a metric. */
-export type RefusalSink = (reason: RefusalReason, facts: { peer: string; detail?: string | undefined }) => void;
-
-/** Is this request an HTTP/2 one? (Never judge by `httpVersionMajor`: the HTTP/1.1 parser accepts "HTTP/2.0".) */
-export function isHttp2(req: Req): req is http2.Http2ServerRequest {
-  return req instanceof http2.Http2ServerRequest;
-}
-
-/** `address:port` of a socket, for log lines. */
-export function peerOf(socket: net.Socket | undefined | null): string {
-  return socket ? `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}` : "";
-}
 
 export interface ListenerOptions {
   host: string;
@@ -83,205 +55,6 @@ export interface Listener {
    * is cut. Resolves when every connection is closed.
    */
   close(graceMs?: number): Promise<void>;
-}
-
-type H2Server = http2.Http2Server | http2.Http2SecureServer;
-
-interface Limits {
-  /** When each connection (or HTTP/2 session) arrived, so the first-request timeout spans protocol sniffing too. */
-  arrivedAt: WeakMap<object, number>;
-  pingIntervalMs: number;
-  firstRequestTimeoutMs: number;
-  maxDeadlineMs: number;
-  refuse: RefusalSink;
-}
-
-interface Sessions {
-  /** GOAWAY on every session; each ends once its last stream has. */
-  goAway(): void;
-  cut(): void;
-}
-
-/** Runs `fire` after `ms` unless cleared; never keeps the process alive. */
-function timer(ms: number, fire: () => void): NodeJS.Timeout {
-  const t = setTimeout(fire, ms);
-  t.unref();
-  return t;
-}
-
-/** A connection's first request must be complete this long after it arrived: fires `expire` then, unless cleared. */
-function firstRequestTimer(limits: Limits, conn: object, expire: () => void): NodeJS.Timeout {
-  const arrived = limits.arrivedAt.get(conn) ?? Date.now();
-  return timer(Math.max(0, arrived + limits.firstRequestTimeoutMs - Date.now()), expire);
-}
-
-/**
- * HTTP/2 sessions: the first stream must open within the first-request
- * timeout, each stream's request body must end by its deadline, idle
- * sessions are pinged, and on close they are told GOAWAY and ended as soon
- * as their streams are done. (Node's graceful session.close() can wait for
- * the client when a stream ended early, e.g. an oversized request.)
- */
-function trackSessions(server: H2Server, limits: Limits): Sessions {
-  const open = new Map<http2.Http2Session, number>();
-  let closing = false;
-  const end = (session: http2.Http2Session): void => {
-    // Let the GOAWAY frame go out first.
-    setImmediate(() => session.destroy());
-  };
-  server.on("session", (session: http2.Http2Session) => {
-    open.set(session, 0);
-    const peer = peerOf(session.socket as net.Socket | undefined);
-    const first = firstRequestTimer(limits, session, () => {
-      limits.refuse("first_request_timeout", { peer, detail: "http2: no stream opened" });
-      session.destroy();
-    });
-    session.once("stream", () => clearTimeout(first));
-    const ping = setInterval(() => {
-      if (session.closed || session.destroyed) return;
-      const deadline = timer(PING_TIMEOUT_MS, () => session.destroy());
-      try {
-        session.ping((err) => {
-          clearTimeout(deadline);
-          if (err) session.destroy();
-        });
-      } catch {
-        clearTimeout(deadline);
-        session.destroy();
-      }
-    }, limits.pingIntervalMs);
-    ping.unref();
-    session.once("close", () => {
-      clearTimeout(first);
-      clearInterval(ping);
-      open.delete(session);
-    });
-  });
-  server.on("sessionError", (err: Error & { code?: string }, session?: http2.Http2Session) => {
-    limits.refuse("http2_protocol_error", { peer: peerOf(session?.socket as net.Socket | undefined), detail: err.code ?? err.name });
-  });
-  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-    const session = stream.session;
-    // The request body must be complete by the call's deadline; a stream
-    // that keeps it open longer is reset (RST_STREAM CANCEL).
-    const ms = Math.min(timeoutFromHeaders(headers) ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
-    const body = timer(ms + 1000, () => {
-      if (stream.readableEnded || stream.destroyed) return;
-      limits.refuse("body_timeout", { peer: peerOf(session?.socket as net.Socket | undefined), detail: String(headers[":path"] ?? "") });
-      stream.close(http2.constants.NGHTTP2_CANCEL);
-    });
-    if (!session) return;
-    open.set(session, (open.get(session) ?? 0) + 1);
-    stream.once("close", () => {
-      clearTimeout(body);
-      const left = (open.get(session) ?? 1) - 1;
-      open.set(session, left);
-      if (closing && left === 0) end(session);
-    });
-  });
-  return {
-    goAway() {
-      closing = true;
-      for (const [session, streams] of open) {
-        session.close();
-        if (streams === 0) end(session);
-      }
-    },
-    cut() {
-      for (const session of open.keys()) session.destroy();
-    },
-  };
-}
-
-/** The status line and reason for an HTTP/1.1 parse failure, or undefined to just close. */
-function clientErrorAnswer(code: string | undefined): { status: number; reason: RefusalReason } | undefined {
-  if (code === "HPE_HEADER_OVERFLOW") return { status: 431, reason: "header_too_large" };
-  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return { status: 408, reason: "request_timeout" };
-  if (code === "ECONNRESET" || code === "EPIPE") return undefined;
-  return { status: 400, reason: "bad_request" };
-}
-
-/**
- * Answers what Node's HTTP/1.1 parser could not parse (400, 431, 408) on a
- * connection that has not started a response, as Node's default does, and
- * reports it; then closes the connection.
- */
-export function clientErrorHandler(refuse: RefusalSink, where?: string): (err: Error & { code?: string }, socket: net.Socket) => void {
-  return (err, socket) => {
-    const answer = clientErrorAnswer(err.code);
-    if (answer) {
-      refuse(answer.reason, { peer: peerOf(socket), detail: where === undefined ? err.code : `${where}: ${err.code ?? err.name}` });
-      if (socket.writable && socket.bytesWritten === 0) {
-        socket.end(`HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      }
-    }
-    socket.destroySoon();
-  };
-}
-
-/**
- * HTTP/1.1 connections and their requests in progress, so a closing server
- * can end each connection as soon as it is idle instead of waiting out
- * keep-alive. A connection's first request must arrive within the
- * first-request timeout; parse failures are answered and reported.
- */
-function trackHttp1(server: http.Server | http2.Http2SecureServer, limits: Limits): { closeWhenIdle(): void; cut(): void } {
-  const busy = new Map<net.Socket, number>();
-  const first = new Map<net.Socket, NodeJS.Timeout>();
-  let closing = false;
-  const track = (socket: net.Socket): void => {
-    busy.set(socket, 0);
-    first.set(
-      socket,
-      firstRequestTimer(limits, socket, () => {
-        limits.refuse("first_request_timeout", { peer: peerOf(socket), detail: "http/1.1: no complete request" });
-        socket.destroy();
-      }),
-    );
-    socket.once("close", () => {
-      clearTimeout(first.get(socket));
-      first.delete(socket);
-      busy.delete(socket);
-    });
-  };
-  if (server instanceof http.Server) {
-    server.on("connection", track);
-    server.on("clientError", clientErrorHandler(limits.refuse));
-  }
-  // With TLS, only connections that ALPN gave to HTTP/1.1 (h2 ones are sessions).
-  else
-    server.on("secureConnection", (socket: TLSSocket) => {
-      if (socket.alpnProtocol !== "h2") track(socket);
-    });
-  server.on("request", (req: Req, res: Res) => {
-    if (isHttp2(req)) return;
-    const socket = req.socket;
-    clearTimeout(first.get(socket));
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    if (closing) res.setHeader("connection", "close");
-    res.once("close", () => {
-      const left = (busy.get(socket) ?? 1) - 1;
-      busy.set(socket, left);
-      if (closing && left === 0) socket.destroySoon();
-    });
-  });
-  return {
-    closeWhenIdle() {
-      closing = true;
-      for (const [socket, n] of busy) if (n === 0) socket.destroySoon();
-    },
-    cut() {
-      for (const socket of busy.keys()) socket.destroy();
-    },
-  };
-}
-
-/** Caps the connections a server holds; each one closed on arrival is reported. */
-function capConnections(server: net.Server, maxConnections: number, refuse: RefusalSink): void {
-  server.maxConnections = maxConnections;
-  server.on("drop", (data?: { remoteAddress?: string; remotePort?: number }) => {
-    refuse("connection_limit", { peer: `${data?.remoteAddress ?? ""}:${data?.remotePort ?? ""}` });
-  });
 }
 
 async function bind(server: net.Server, options: ListenerOptions): Promise<number> {

@@ -15,7 +15,7 @@ import { Code, createConnectRouter, type ConnectRouter, type ConnectRouterOption
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type http from "node:http";
-import { isHttp2, type Req, type RequestHandler, type Res } from "./listener.js";
+import { isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 
 /** Messages connect-es gives as INTERNAL although the request is at fault. */
 const CALLER_FAULT = /^(parse binary|decompression failed)/;

@@ -23,7 +23,8 @@ import { FIGURES_DIR } from "./figures.js";
 import { ADMIN_ROUTES, http1Case, MAIN_ROUTES, type RawCase } from "./listener-cases.js";
 import { http2Case, prefaceCase, randomBytesCase, tlsGarbageCase } from "./listener-frames.js";
 import { CASE_MS, figures, findings, fuzz, restart, trouble } from "./listener-fuzzer.js";
-import { captureClientHello, metricSamples, servingProblem, startFuzzedServer, throwawayCertificate, type FuzzedServer } from "./listener-servers.js";
+import { throwawayCertificate } from "../helpers/tls.js";
+import { captureClientHello, metricSamples, servingProblem, startFuzzedServer, type FuzzedServer } from "./listener-servers.js";
 
 const SEED = Number(process.env.LISTENER_FUZZ_SEED ?? 20_261_201);
 const SCALE = Number(process.env.LISTENER_FUZZ_SCALE ?? 1);

@@ -4,8 +4,7 @@
  * check that says it still serves: alive, /healthz on both ports, an
  * authenticated RPC, and gRPC health on the grpc-js port.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
@@ -69,19 +68,6 @@ export async function startFuzzedServer(name: string, env: Record<string, string
     },
   };
   return server;
-}
-
-/** A throwaway self-signed certificate for 127.0.0.1 (as test/api/tls.test.ts makes). */
-export function throwawayCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "capacity-fuzz-tls-"));
-  const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
-  execFileSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-    { stdio: "ignore" },
-  );
-  readFileSync(cert); // fail here, not in the server, if openssl wrote nothing
-  return { cert, key };
 }
 
 /** The first bytes a real TLS client sends (its ClientHello), caught on a local socket. */

@@ -1,8 +1,4 @@
 /** With a certificate configured, the one port speaks TLS and picks HTTP/2 or HTTP/1.1 by ALPN. */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import tls from "node:tls";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -11,20 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 import { person, project, tenant } from "../helpers/ids.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { throwawayCertificate } from "../helpers/tls.js";
 
 describe("TLS", () => {
   let server: TestServer;
   let ca: Buffer;
   let port: number;
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "capacity-tls-"));
-    const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
-    // A throwaway self-signed certificate for 127.0.0.1.
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-    ], { stdio: "ignore" });
-    ca = readFileSync(cert);
+    const { cert, key, pem } = throwawayCertificate();
+    ca = pem;
     server = await startTestServer("sqlite", { env: { CAPACITY_TLS_CERT_FILE: cert, CAPACITY_TLS_KEY_FILE: key } });
     port = server.app.port;
   });

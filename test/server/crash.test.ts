@@ -3,7 +3,6 @@
  * every transport, and the last-resort handlers for faults nobody caught.
  * After each request the process must be alive and serving.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
@@ -16,6 +15,7 @@ import { tenant } from "../helpers/ids.js";
 import { spawnServer, type ServerProcess } from "../helpers/process.js";
 import { rawExchange, statusOf } from "../helpers/raw.js";
 import { TEST_SECRET } from "../helpers/server.js";
+import { throwawayCertificate } from "../helpers/tls.js";
 
 /** Requests that crashed the first version (HTTP/2.0 on an HTTP/1.1 parser, broken percent-escapes), with what they must get now. */
 const NAMED_CASES: Array<{ name: string; request: string; status: number; ui?: boolean }> = [
@@ -115,12 +115,8 @@ describe("requests that crashed the first version, over TLS", () => {
   let ca: Buffer;
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "capacity-crash-tls-"));
-    const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert,
-    ], { stdio: "ignore" });
-    ca = execFileSync("cat", [cert]);
+    const { cert, key, pem } = throwawayCertificate();
+    ca = pem;
     server = await spawnServer({ CAPACITY_DATA_DIR: dir, CAPACITY_JWT_SECRET: TEST_SECRET, CAPACITY_TLS_CERT_FILE: cert, CAPACITY_TLS_KEY_FILE: key });
   });
   afterAll(async () => {

@@ -1,0 +1,18 @@
+/** The request and response objects of both HTTP versions, and the facts every layer asks of them. */
+import http2 from "node:http2";
+import type http from "node:http";
+import type net from "node:net";
+
+export type Req = http.IncomingMessage | http2.Http2ServerRequest;
+export type Res = http.ServerResponse | http2.Http2ServerResponse;
+export type RequestHandler = (req: Req, res: Res) => void;
+
+/** Is this request an HTTP/2 one? (Never judge by `httpVersionMajor`: the HTTP/1.1 parser accepts "HTTP/2.0".) */
+export function isHttp2(req: Req): req is http2.Http2ServerRequest {
+  return req instanceof http2.Http2ServerRequest;
+}
+
+/** `address:port` of a socket, for log lines. */
+export function peerOf(socket: net.Socket | undefined | null): string {
+  return socket ? `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}` : "";
+}
