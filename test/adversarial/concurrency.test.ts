@@ -52,9 +52,9 @@ describe.each(ENGINES)("concurrent writers on %s", (engine) => {
     clients.forEach((c) => c.close());
     expect(otherCodes).toEqual([]);
     const final = ok(await createTestClient("connect-json-http1", server.baseUrl).call("getCapacity", { id: record.id }, token));
+    figures.add("lost updates", acknowledged - Number(final.notes));
     expect(Number(final.notes)).toBe(acknowledged);
     expect(acknowledged).toBe(96);
-    figures.add("lost updates", acknowledged - Number(final.notes));
   });
 
   it("makes one record from 100 concurrent creates with one request_id, and 100 identical answers", async () => {
@@ -64,9 +64,11 @@ describe.each(ENGINES)("concurrent writers on %s", (engine) => {
     const req = { capacity: { personId: person(), projectId: project(), periodStart: "2027-02-01", periodEnd: "2027-02-28", allocatedPct: 40 }, requestId: randomUUID() };
     const answers = (await Promise.all(Array.from({ length: 100 }, (_, i) => clients[i % 3]!.call("setCapacity", req, token)))).map(ok);
     clients.forEach((c) => c.close());
+    // Replays: answers after the first that are the first's answer (the same record, stamps and etag).
+    const first = JSON.stringify(answers[0]);
+    figures.add("idempotent replays", answers.slice(1).filter((a) => JSON.stringify(a) === first).length);
     for (const a of answers) expect(a).toEqual(answers[0]);
     expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 1 }]);
-    figures.add("idempotent replays", 99);
   });
 
   it("keeps every day at or below 100% under 60 parallel REJECT writers", async () => {
