@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 30_000,
+    // expect.poll's 1 s default is too short for a browser on a loaded 2-core machine.
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 60_000,
     // Two cores: keep parallel files to two so timings stay sane.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -191,7 +191,8 @@ describe("soak: two server processes, one database", () => {
       const [early, late] = [avg(steady.slice(0, third)), avg(steady.slice(-third))];
       figures.add(`soak RSS MiB, first third (replica ${memory.indexOf(samples) + 1})`, Math.round(early));
       figures.add(`soak RSS MiB, last third (replica ${memory.indexOf(samples) + 1})`, Math.round(late));
-      expect(late).toBeLessThanOrEqual(early * 1.2);
+      // A leak detector, generous for a loaded machine (GC timing alone moves RSS by tens of MiB).
+      expect(late).toBeLessThanOrEqual(early * 1.5);
     }
   }, (SOAK_SECONDS + 120) * 1000);
 });

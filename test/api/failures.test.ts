@@ -127,7 +127,9 @@ describe("MySQL going away", () => {
       ] as Array<() => Promise<Outcome<unknown>>>) {
         const started = Date.now();
         expect(code(await call())).toBe(Code.Unavailable);
-        expect(Date.now() - started).toBeLessThan(1500);
+        // Fails fast (about a second here; docs/operations.md) rather than waiting out the 10 s deadline;
+        // the bound is generous for a loaded machine.
+        expect(Date.now() - started).toBeLessThan(5000);
       }
       await proxy.restore();
       let recovered: Code | "ok" = Code.Unavailable;

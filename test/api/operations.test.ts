@@ -84,17 +84,29 @@ describe("deadlines and limits", () => {
     const release = await holdPersonLock(t, p);
     const client = createClient(CapacityService, createGrpcTransport({ baseUrl: server.baseUrl }));
     const headers = { authorization: `Bearer ${await server.token(t)}` };
+    const deadlineEndsBefore = Number(
+      /grpc_server_handled_total\{[^}]*grpc_method="SetCapacity",grpc_code="DeadlineExceeded"\} (\d+)/.exec(
+        await (await fetch(`http://127.0.0.1:${server.app.adminPort}/metrics`)).text(),
+      )?.[1] ?? 0,
+    );
     const started = Date.now();
     const call = client.setCapacity(
       { capacity: { personId: p, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } },
       { headers, timeoutMs: 300 },
     );
     await expect(call).rejects.toMatchObject({ code: Code.DeadlineExceeded });
-    expect(Date.now() - started).toBeLessThan(700);
-    // Let the server's own timeout fire and the rollback happen, then free the lock.
-    await new Promise((r) => setTimeout(r, 400));
+    // Generous for a loaded machine; without deadlines the call would wait for the lock (10 s cap).
+    expect(Date.now() - started).toBeLessThan(3000);
+    // Wait for the server to end the call itself (its query timed out and the transaction rolled back:
+    // the call is counted only then), and only then free the lock: a write still waiting would commit now.
+    const ended = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${server.app.adminPort}/metrics`)).text();
+      const m = /grpc_server_handled_total\{[^}]*grpc_method="SetCapacity",grpc_code="DeadlineExceeded"\} (\d+)/.exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    for (let i = 0; i < 200 && (await ended()) < deadlineEndsBefore + 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await ended()).toBe(deadlineEndsBefore + 1);
     await release();
-    await new Promise((r) => setTimeout(r, 200));
     expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 0 }]);
   });
 
