@@ -6,8 +6,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { HealthMonitor } from "./health.js";
-import { clientErrorHandler, type RefusalSink } from "./refusals.js";
-import { peerOf } from "./requests.js";
+import { capConnections, clientErrorHandler, type RefusalSink } from "./refusals.js";
+import { answerInternalError, peerOf } from "./requests.js";
 import type { Metrics } from "./metrics.js";
 
 /** The admin port serves a scraper and probes: a few connections, quick requests. */
@@ -48,11 +48,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminListener> 
       try {
         route(req, res);
       } catch {
-        if (res.headersSent) res.destroy();
-        else {
-          res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
-          res.end("internal error\n");
-        }
+        answerInternalError(res, "");
       }
     },
   );
@@ -88,10 +84,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminListener> 
     reply(404, "not found\n");
   };
   server.keepAliveTimeout = 5000;
-  server.maxConnections = ADMIN_MAX_CONNECTIONS;
-  server.on("drop", (data?: { remoteAddress?: string; remotePort?: number }) => {
-    refuse("connection_limit", { peer: `${data?.remoteAddress ?? ""}:${data?.remotePort ?? ""}`, detail: "admin port" });
-  });
+  capConnections(server, ADMIN_MAX_CONNECTIONS, refuse, "admin port");
   server.on("clientError", clientErrorHandler(refuse, "admin port"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

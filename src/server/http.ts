@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
-import { isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
+import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 import { setUiSecurityHeaders } from "./ui.js";
 
 export interface HttpOptions {
@@ -55,14 +55,7 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
   const allowed = new Set(options.corsOrigins);
 
   /** Answers a failed asynchronous handler: 500 with a correlation id, or a cut stream once the answer has begun. */
-  const failed = (req: Req, res: Res) => (err: unknown) => {
-    const id = options.onError(err, req);
-    if (res.headersSent) res.destroy();
-    else {
-      res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": id });
-      res.end(`internal error (correlation id ${id})\n`);
-    }
-  };
+  const failed = (req: Req, res: Res) => (err: unknown) => answerInternalError(res, options.onError(err, req));
 
   async function serveUi(req: Req, path: string, res: Res): Promise<void> {
     const dir = options.uiDir!;

@@ -18,7 +18,7 @@ import net from "node:net";
 import type { TLSSocket } from "node:tls";
 import { firstRequestTimer, trackHttp1, trackSessions, type Limits, type Sessions } from "./connections.js";
 import { capConnections, type RefusalSink } from "./refusals.js";
-import { peerOf, type Req, type RequestHandler } from "./requests.js";
+import { answerInternalError, peerOf, type Req, type RequestHandler } from "./requests.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -77,12 +77,7 @@ function guarded(handler: RequestHandler, onError: ListenerOptions["onHandlerErr
     try {
       handler(req, res);
     } catch (err) {
-      const id = onError?.(err, req) ?? "";
-      if (res.headersSent) res.destroy();
-      else {
-        res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": id });
-        res.end(`internal error (correlation id ${id})\n`);
-      }
+      answerInternalError(res, onError?.(err, req) ?? "");
     }
   };
 }

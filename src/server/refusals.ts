@@ -49,9 +49,9 @@ export function clientErrorHandler(refuse: RefusalSink, where?: string): (err: E
 }
 
 /** Caps the connections a server holds; each one closed on arrival is reported. */
-export function capConnections(server: net.Server, maxConnections: number, refuse: RefusalSink): void {
+export function capConnections(server: net.Server, maxConnections: number, refuse: RefusalSink, where?: string): void {
   server.maxConnections = maxConnections;
   server.on("drop", (data?: { remoteAddress?: string; remotePort?: number }) => {
-    refuse("connection_limit", { peer: `${data?.remoteAddress ?? ""}:${data?.remotePort ?? ""}` });
+    refuse("connection_limit", { peer: `${data?.remoteAddress ?? ""}:${data?.remotePort ?? ""}`, detail: where });
   });
 }

@@ -12,6 +12,25 @@ export function isHttp2(req: Req): req is http2.Http2ServerRequest {
   return req instanceof http2.Http2ServerRequest;
 }
 
+/**
+ * Answers a request whose handler failed: 500 naming the correlation id that
+ * the failure's log line carries (none: no id given), or, once the answer has
+ * begun, a cut stream.
+ */
+export function answerInternalError(res: Res, correlationId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (correlationId === "") {
+    res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    res.end("internal error\n");
+    return;
+  }
+  res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": correlationId });
+  res.end(`internal error (correlation id ${correlationId})\n`);
+}
+
 /** `address:port` of a socket, for log lines. */
 export function peerOf(socket: net.Socket | undefined | null): string {
   return socket ? `${socket.remoteAddress ?? ""}:${socket.remotePort ?? ""}` : "";

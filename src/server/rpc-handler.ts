@@ -15,7 +15,7 @@ import { Code, createConnectRouter, type ConnectRouter, type ConnectRouterOption
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type http from "node:http";
-import { isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
+import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 
 /** Messages connect-es gives as INTERNAL although the request is at fault. */
 const CALLER_FAULT = /^(parse binary|decompression failed)/;
@@ -188,9 +188,7 @@ export function rpcHandler(options: RpcHandlerOptions): RequestHandler {
       .catch((err: unknown) => {
         // Mostly the client went away mid-response: nothing left to tell it.
         if (res.headersSent || gone(req, res)) return res.destroy();
-        const id = options.onError(err, req);
-        res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "x-request-id": id });
-        res.end(`internal error (correlation id ${id})\n`);
+        answerInternalError(res, options.onError(err, req));
       });
   };
 }
