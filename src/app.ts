@@ -15,6 +15,7 @@ import { HealthMonitor } from "./server/health.js";
 import { Metrics } from "./server/metrics.js";
 import { Observer } from "./server/observe.js";
 import { RateLimiter } from "./server/rate-limit.js";
+import { servedMethods } from "./server/routes.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
 import { createCapacityService } from "./service/capacity-service.js";
@@ -110,11 +111,12 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       store,
       limits: { maxResponseBytes: config.maxResponseBytes, availabilityMaxAllocations: config.availabilityMaxAllocations },
     });
+    const methods = servedMethods({ capacity });
     const admission = new Admission(createTokenVerifier(config.jwt, secret), new RateLimiter(config.rateLimits, metrics));
     const listener = await startServer({
       host: config.host,
       port: config.port,
-      services: { capacity },
+      methods,
       admission,
       health: monitor,
       observer,
@@ -139,7 +141,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
         : await startGrpcEngine({
             host: config.host,
             port: config.grpcPort,
-            capacity,
+            methods,
             admission,
             health: monitor,
             observer,

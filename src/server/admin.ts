@@ -9,6 +9,7 @@ import type { HealthMonitor } from "./health.js";
 import { capConnections, clientErrorHandler, type RefusalSink } from "./refusals.js";
 import { answerInternalError, peerOf } from "./requests.js";
 import type { Metrics } from "./metrics.js";
+import { answerProbe, isProbePath, type Readiness } from "./probes.js";
 
 /** The admin port serves a scraper and probes: a few connections, quick requests. */
 const ADMIN_MAX_CONNECTIONS = 64;
@@ -25,7 +26,7 @@ export interface AdminOptions {
   /** The Prometheus exposition and its content type. */
   metrics: () => Promise<{ text: string; contentType: string }>;
   /** Would this process serve? Undefined while starting. */
-  ready: () => Promise<boolean | undefined>;
+  ready: Readiness;
   /** Told of every refused request or connection. */
   onRefusal?: RefusalSink;
 }
@@ -53,7 +54,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminListener> 
     },
   );
   const route = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0]!;
     const reply = (status: number, body: string, type = "text/plain; charset=utf-8"): void => {
       if (res.headersSent) return;
       res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
@@ -65,11 +66,9 @@ export async function startAdmin(options: AdminOptions): Promise<AdminListener> 
       return reply(505, "HTTP version not supported\n");
     }
     if (req.method !== "GET" && req.method !== "HEAD") return reply(405, "method not allowed\n");
-    if (path === "/healthz") return reply(200, "ok\n");
-    if (path === "/readyz") {
-      options.ready().then(
-        (ready) =>
-          ready === undefined ? reply(503, "starting: waiting for the database\n") : ready ? reply(200, "ready\n") : reply(503, "not ready\n"),
+    if (isProbePath(path)) {
+      answerProbe(path, options.ready).then(
+        (a) => reply(a.status, a.body),
         () => reply(503, "not ready\n"),
       );
       return;

@@ -6,25 +6,25 @@
  * (auth, rate limits), deadlines, observation and error mapping are the ones
  * connect-node uses.
  */
-import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { anyPack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../auth/caller.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { Health } from "../gen/health/v1/health_pb.js";
-import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { deadlineFor } from "../service/call.js";
-import type { CapacityService } from "../service/capacity-service.js";
 import type { Admission } from "./admission.js";
 import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
 import { correlationId } from "./context.js";
+import type { ServedMethod } from "./routes.js";
 
 export interface GrpcEngineOptions {
   host: string;
   port: number;
-  capacity: CapacityService;
+  /** The API's RPCs (see routes.ts): the same table the main port serves. */
+  methods: readonly ServedMethod[];
   /** Token verification and rate limits, the same as on the main port. */
   admission: Admission;
   health: HealthMonitor;
@@ -133,10 +133,11 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
 
   const api: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
-  const capacity = options.capacity as unknown as Record<string, (call: unknown, req: unknown) => Promise<unknown>>;
-  for (const method of CapacityServiceDef.methods) {
-    api[method.name] = definition(method);
-    impl[method.name] = unary(method, (caller, req, deadline) => capacity[method.localName]!({ ...caller!, deadline }, req), true);
+  for (const { method, handle } of options.methods) {
+    // Keyed by full path: two services may share a method name.
+    const key = `${method.parent.typeName}/${method.name}`;
+    api[key] = definition(method);
+    impl[key] = unary(method, (caller, req, deadline) => handle({ ...caller!, deadline }, req as Message), true);
   }
   server.addService(api, impl);
 

@@ -7,6 +7,7 @@ import { extname, join, normalize, sep } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
 import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
+import { answerProbe, isProbePath } from "./probes.js";
 import { setUiSecurityHeaders } from "./ui.js";
 
 export interface HttpOptions {
@@ -121,12 +122,8 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
 
     const path = (req.url ?? "/").split("?")[0]!;
     if (req.method === "GET" || req.method === "HEAD") {
-      if (path === "/healthz") return send(res, 200, "ok\n");
-      if (path === "/readyz") {
-        options.health.isReady().then(
-          (ready) => (ready ? send(res, 200, "ready\n") : send(res, 503, "not ready\n")),
-          failed(req, res),
-        );
+      if (isProbePath(path)) {
+        answerProbe(path, () => options.health.isReady()).then((a) => send(res, a.status, a.body), failed(req, res));
         return;
       }
       if (options.uiDir !== undefined && (path === "/ui" || path.startsWith("/ui/"))) {

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller.js";
-import { toConnectError } from "../service/errors.js";
+import { toConnectError } from "./errors.js";
 import type { GrpcType, Metrics } from "./metrics.js";
 
 export interface CallFacts {

@@ -1,12 +1,47 @@
+/**
+ * The API's RPCs as one table, built from the generated service descriptors
+ * and their typed cores: the Connect router and the grpc-js engine both serve
+ * exactly this table, each with its own wire handling.
+ */
+import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { UnauthenticatedError } from "../domain/errors.js";
-import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
-import type { CapacityService } from "../service/capacity-service.js";
-import { deadlineFor, type Call } from "../service/call.js";
+import { CapacityService } from "../gen/work/v1/capacity_pb.js";
+import type { CapacityCore } from "../service/capacity-service.js";
+import { deadlineFor, type Call, type ServiceCore } from "../service/call.js";
 import { callerKey } from "./context.js";
 
+/** The service cores behind the API, one per generated service. */
 export interface Services {
-  capacity: CapacityService;
+  capacity: CapacityCore;
+}
+
+/** The API's services (token required), in the order reflection lists them. */
+export const API_SERVICES: readonly DescService[] = [CapacityService];
+
+/** One served RPC: its descriptor and the core method that answers it. */
+export interface ServedMethod {
+  method: DescMethodUnary;
+  handle(call: Call, req: Message): Promise<Message>;
+}
+
+/**
+ * The rows of one service: every method of the descriptor, each bound to the
+ * core's method of the same local name. `core` is checked against the
+ * descriptor at compile time, so the lookup below cannot miss.
+ */
+function rowsOf<S extends DescService>(service: S, core: ServiceCore<S>): ServedMethod[] {
+  const byName = core as unknown as Record<string, ServedMethod["handle"]>;
+  return service.methods.map((method) => {
+    if (method.methodKind !== "unary") throw new Error(`${service.typeName}/${method.name}: only unary RPCs are served`);
+    const handle = byName[method.localName]!;
+    return { method: method as DescMethodUnary, handle: (call, req) => handle.call(core, call, req) };
+  });
+}
+
+/** Every RPC of the API: the one table both engines serve. */
+export function servedMethods(services: Services): ServedMethod[] {
+  return rowsOf(CapacityService, services.capacity);
 }
 
 export interface RouteOptions {
@@ -21,20 +56,11 @@ function callOf(ctx: HandlerContext, maxDeadlineMs: number): Call {
   return { ...caller, deadline: deadlineFor(ctx.timeoutMs(), maxDeadlineMs) };
 }
 
-/** The API's RPCs, each handed to the service core with its call. */
-export function routes(services: Services, options: RouteOptions): (router: ConnectRouter) => void {
-  const capacity = services.capacity;
-  const call = (ctx: HandlerContext): Call => callOf(ctx, options.maxDeadlineMs);
+/** Registers the table on a Connect router: each RPC handed to its core with its call. */
+export function routes(methods: readonly ServedMethod[], options: RouteOptions): (router: ConnectRouter) => void {
   return (router) => {
-    router.service(CapacityServiceDef, {
-      getCapacity: (req, ctx) => capacity.getCapacity(call(ctx), req),
-      listCapacities: (req, ctx) => capacity.listCapacities(call(ctx), req),
-      setCapacity: (req, ctx) => capacity.setCapacity(call(ctx), req),
-      deleteCapacity: (req, ctx) => capacity.deleteCapacity(call(ctx), req),
-      undeleteCapacity: (req, ctx) => capacity.undeleteCapacity(call(ctx), req),
-      confirmCapacity: (req, ctx) => capacity.confirmCapacity(call(ctx), req),
-      getPersonAvailability: (req, ctx) => capacity.getPersonAvailability(call(ctx), req),
-      batchGetPersonAvailability: (req, ctx) => capacity.batchGetPersonAvailability(call(ctx), req),
-    });
+    for (const { method, handle } of methods) {
+      router.rpc(method, (req, ctx) => handle(callOf(ctx, options.maxDeadlineMs), req));
+    }
   };
 }

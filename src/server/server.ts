@@ -6,7 +6,6 @@
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import type { Admission } from "./admission.js";
 import { Health } from "../gen/health/v1/health_pb.js";
-import { CapacityService as CapacityServiceDef } from "../gen/work/v1/capacity_pb.js";
 import { callInfoKey, correlationId } from "./context.js";
 import { healthRoutes, type HealthMonitor, type WatchLimits } from "./health.js";
 import { createHttpHandler } from "./http.js";
@@ -15,13 +14,14 @@ import { listen, type Listener } from "./listener.js";
 import { peerOf, type Req } from "./requests.js";
 import type { Observer } from "./observe.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
-import { routes, type Services } from "./routes.js";
+import { API_SERVICES, routes, type ServedMethod } from "./routes.js";
 import { rpcHandler } from "./rpc-handler.js";
 
 export interface ServerOptions {
   host: string;
   port: number;
-  services: Services;
+  /** The API's RPCs (see routes.ts): the same table the grpc-js engine serves. */
+  methods: readonly ServedMethod[];
   /** Token verification and rate limits, shared with the grpc-js engine. */
   admission: Admission;
   health: HealthMonitor;
@@ -46,7 +46,7 @@ export interface ServerOptions {
 }
 
 /** Every service on the port; the first is the API, the rest are public metadata. */
-export const SERVED = [CapacityServiceDef, Health, ...REFLECTION_SERVICES];
+export const SERVED = [...API_SERVICES, Health, ...REFLECTION_SERVICES];
 const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
 
 export async function startServer(options: ServerOptions): Promise<Listener> {
@@ -54,7 +54,7 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
   const reflection = new ReflectionIndex(SERVED);
   const rpc = rpcHandler({
     routes: (router: ConnectRouter) => {
-      routes(options.services, { maxDeadlineMs: options.maxDeadlineMs })(router);
+      routes(options.methods, { maxDeadlineMs: options.maxDeadlineMs })(router);
       healthRoutes(options.health, options.watchLimits, (values) => values.get(callInfoKey).peer)(router);
       reflectionRoutes(reflection)(router);
     },

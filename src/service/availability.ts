@@ -9,7 +9,7 @@
  * to other calls between people.
  */
 import { create } from "@bufbuild/protobuf";
-import { scopeOf, type Call, type WorkLimits } from "./call.js";
+import { scopeOf, type Call, type ServiceCore, type WorkLimits } from "./call.js";
 import { pacer } from "./pacing.js";
 import {
   AVAILABILITY_TOO_LARGE,
@@ -26,10 +26,8 @@ import { requiredReference } from "../domain/ids.js";
 import { fromBasisPoints, PERCENT_RULE, toBasisPoints } from "../domain/percent.js";
 import {
   BatchGetPersonAvailabilityResponseSchema,
+  CapacityService,
   PersonAvailabilitySchema,
-  type BatchGetPersonAvailabilityRequest,
-  type BatchGetPersonAvailabilityResponse,
-  type GetPersonAvailabilityRequest,
   type PersonAvailability,
 } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityStore, PersonAllocation, Window } from "../store/store.js";
@@ -61,10 +59,8 @@ class Gate {
   }
 }
 
-export interface AvailabilityRpcs {
-  getPersonAvailability(caller: Call, req: GetPersonAvailabilityRequest): Promise<PersonAvailability>;
-  batchGetPersonAvailability(caller: Call, req: BatchGetPersonAvailabilityRequest): Promise<BatchGetPersonAvailabilityResponse>;
-}
+/** The availability RPCs of CapacityService's core. */
+export type AvailabilityRpcs = Pick<ServiceCore<typeof CapacityService>, "getPersonAvailability" | "batchGetPersonAvailability">;
 
 /** The window of an availability read: both dates valid, ordered, at most three years apart. */
 function checkWindow(start: string, end: string, v: Violations): Window {

@@ -1,3 +1,4 @@
+import type { DescMethodUnary, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { Caller } from "../auth/caller.js";
 import type { Scope } from "../store/store.js";
 
@@ -24,3 +25,16 @@ export interface WorkLimits {
   /** CAPACITY_AVAILABILITY_MAX_ALLOCATIONS: allocations one availability call may consider. */
   availabilityMaxAllocations: number;
 }
+
+/**
+ * The service core of a generated service descriptor: one method per RPC,
+ * under the descriptor's local name, taking the call and the request message
+ * and resolving to the response message. Typed against the descriptor, so a
+ * missing or mistyped RPC is a compile error, and the server adapts it to
+ * every engine from one table.
+ */
+export type ServiceCore<S extends DescService> = {
+  [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O>
+    ? (call: Call, req: MessageShape<I>) => Promise<MessageShape<O>>
+    : never;
+};

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { scopeOf, type Call, type WorkLimits } from "./call.js";
+import { scopeOf, type Call, type ServiceCore, type WorkLimits } from "./call.js";
 import {
   assertWritable,
   confirmRecord,
@@ -24,19 +24,13 @@ import { isCapacityId, newCapacityId, optionalReference } from "../domain/ids.js
 import {
   CapacitySchema,
   ListCapacitiesResponseSchema,
+  CapacityService,
   OverallocationPolicy,
   SetCapacityRequestSchema,
   type Capacity,
-  type ConfirmCapacityRequest,
-  type DeleteCapacityRequest,
-  type GetCapacityRequest,
-  type ListCapacitiesRequest,
-  type ListCapacitiesResponse,
-  type SetCapacityRequest,
-  type UndeleteCapacityRequest,
 } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityStore, CapacityWriter, Window } from "../store/store.js";
-import { createAvailabilityRpcs, type AvailabilityRpcs } from "./availability.js";
+import { createAvailabilityRpcs } from "./availability.js";
 import { estimatedSize, toCapacity, toInput } from "./mapping.js";
 import { decodePageToken, encodePageToken, queryDigest } from "./page-token.js";
 
@@ -45,15 +39,8 @@ export const MAX_PAGE_SIZE = 1000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** One method per RPC of work.v1.CapacityService. */
-export interface CapacityService extends AvailabilityRpcs {
-  getCapacity(caller: Call, req: GetCapacityRequest): Promise<Capacity>;
-  listCapacities(caller: Call, req: ListCapacitiesRequest): Promise<ListCapacitiesResponse>;
-  setCapacity(caller: Call, req: SetCapacityRequest): Promise<Capacity>;
-  deleteCapacity(caller: Call, req: DeleteCapacityRequest): Promise<Capacity>;
-  undeleteCapacity(caller: Call, req: UndeleteCapacityRequest): Promise<Capacity>;
-  confirmCapacity(caller: Call, req: ConfirmCapacityRequest): Promise<Capacity>;
-}
+/** work.v1.CapacityService's core: one method per RPC of the generated descriptor. */
+export type CapacityCore = ServiceCore<typeof CapacityService>;
 
 export interface CapacityServiceOptions {
   store: CapacityStore;
@@ -115,7 +102,8 @@ function fitPage(records: Capacity[], maxBytes: number): Capacity[] {
   return records;
 }
 
-export function createCapacityService({ store, limits, now = Date.now }: CapacityServiceOptions): CapacityService {
+/** The CapacityService core on a store; the server adapts it to every engine. */
+export function createCapacityService({ store, limits, now = Date.now }: CapacityServiceOptions): CapacityCore {
   const stamp = (caller: Call): WriteStamp => ({
     tenantId: caller.tenantId,
     appId: caller.appId,

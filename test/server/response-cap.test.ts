@@ -15,7 +15,8 @@ import { RateLimiter } from "../../src/server/rate-limit.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { Observer } from "../../src/server/observe.js";
 import { startServer } from "../../src/server/server.js";
-import type { CapacityService } from "../../src/service/capacity-service.js";
+import { servedMethods } from "../../src/server/routes.js";
+import type { CapacityCore } from "../../src/service/capacity-service.js";
 import { CLIENT_KINDS, createTestClient, ok, type TestClient } from "../helpers/clients.js";
 import { capturedLog } from "../helpers/log.js";
 
@@ -26,7 +27,8 @@ describe("response cap on both engines", () => {
   let notesLength = 0;
   const capacity = {
     getCapacity: () => Promise.resolve(create(CapacitySchema, { id: ID, notes: "n".repeat(notesLength) })),
-  } as unknown as CapacityService;
+  } as unknown as CapacityCore;
+  const methods = servedMethods({ capacity });
   const captured = capturedLog();
   let listener: Listener;
   let engine: GrpcEngine;
@@ -41,7 +43,7 @@ describe("response cap on both engines", () => {
     listener = await startServer({
       host: "127.0.0.1",
       port: 0,
-      services: { capacity },
+      methods,
       admission,
       health,
       observer,
@@ -57,7 +59,7 @@ describe("response cap on both engines", () => {
     engine = await startGrpcEngine({
       host: "127.0.0.1",
       port: 0,
-      capacity,
+      methods,
       admission,
       health,
       observer,

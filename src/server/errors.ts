@@ -18,10 +18,10 @@ import {
   UnauthenticatedError,
 } from "../domain/errors.js";
 import { BadRequestSchema, ErrorInfoSchema, PreconditionFailureSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { StoreUnavailableError } from "../store/store.js";
 
 /** `google.rpc.ErrorInfo.domain` of this service's machine-readable reasons. */
 export const ERROR_DOMAIN = "capacity.work.v1";
-import { StoreUnavailableError } from "../store/store.js";
 
 /** How an error ends a call, and whether the server must log it as its own fault. */
 export interface MappedError {
@@ -30,6 +30,7 @@ export interface MappedError {
   internal: boolean;
 }
 
+/** The status, message and details a caller gets for `err`; anything unknown is INTERNAL with only the correlation id. */
 export function toConnectError(err: unknown, correlationId: string): MappedError {
   if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
   type Details = ConstructorParameters<typeof ConnectError>[3];
