@@ -22,6 +22,7 @@ import { createCapacityService } from "./service/capacity-service.js";
 import { migrate, openDatabase } from "./store/database.js";
 import { KnexCapacityStore } from "./store/knex-store.js";
 
+/** A running service: its ports, health and metrics, and how to stop it. */
 export interface App {
   port: number;
   /** The grpc-js engine's port when CAPACITY_GRPC_PORT is set. */
@@ -35,6 +36,7 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Start-up choices that are not configuration (tests and the cluster set them). */
 export interface AppOptions {
   /** Run migrations at start-up (default true). */
   migrate?: boolean;
@@ -76,6 +78,7 @@ export async function waitForDatabase(knex: Knex, config: Config, log: Logger, r
   }
 }
 
+/** Starts one process's service: admin port, database (migrated), service core, main port, grpc-js engine. */
 export async function startApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const metrics = new Metrics();
   const observer = new Observer(log, metrics);

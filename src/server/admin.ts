@@ -15,11 +15,13 @@ import { answerProbe, isProbePath, type Readiness } from "./probes.js";
 const ADMIN_MAX_CONNECTIONS = 64;
 const ADMIN_REQUEST_TIMEOUT_MS = 10_000;
 
+/** The running admin listener. */
 export interface AdminListener {
   port: number;
   close(): Promise<void>;
 }
 
+/** What the admin port answers, and where it listens. */
 export interface AdminOptions {
   host: string;
   port: number;
@@ -41,6 +43,7 @@ export function processAdmin(metrics: Metrics, health: () => HealthMonitor | und
   };
 }
 
+/** Starts the admin listener (HTTP/1.1 only: GET and HEAD of /metrics, /healthz, /readyz). */
 export async function startAdmin(options: AdminOptions): Promise<AdminListener> {
   const refuse = options.onRefusal ?? (() => {});
   const server = http.createServer(

@@ -20,6 +20,7 @@ import type { Observer } from "./observe.js";
 import { correlationId } from "./context.js";
 import type { ServedMethod } from "./routes.js";
 
+/** What the grpc-js engine serves and with which limits (the main port's, from the configuration). */
 export interface GrpcEngineOptions {
   host: string;
   port: number;
@@ -37,6 +38,7 @@ export interface GrpcEngineOptions {
   pingIntervalMs: number;
 }
 
+/** A running grpc-js engine. */
 export interface GrpcEngine {
   port: number;
   close(graceMs: number): Promise<void>;
@@ -79,6 +81,7 @@ function remaining(deadline: grpc.Deadline): number | undefined {
   return at === Infinity ? undefined : Math.max(0, at - Date.now());
 }
 
+/** Serves the method table and Health/Check over gRPC on its own port; resolves once bound. */
 export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcEngine> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.readMaxBytes,

@@ -10,6 +10,7 @@ import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res }
 import { answerProbe, isProbePath } from "./probes.js";
 import { setUiSecurityHeaders } from "./ui.js";
 
+/** What the HTTP layer in front of the RPC adapter needs. */
 export interface HttpOptions {
   rpc: RequestHandler;
   health: HealthMonitor;
@@ -52,6 +53,7 @@ function decodePath(path: string): string | undefined {
   }
 }
 
+/** The port's request handler: refusals, CORS, probes, the UI, then the RPC adapter. */
 export function createHttpHandler(options: HttpOptions): RequestHandler {
   const allowed = new Set(options.corsOrigins);
 

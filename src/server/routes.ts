@@ -44,6 +44,7 @@ export function servedMethods(services: Services): ServedMethod[] {
   return rowsOf(CapacityService, services.capacity);
 }
 
+/** How the Connect router adapts each call. */
 export interface RouteOptions {
   /** Longest a call may take, whatever deadline the client sent (or none). */
   maxDeadlineMs: number;

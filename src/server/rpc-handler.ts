@@ -145,6 +145,7 @@ function hasAuthority(req: Req): boolean {
   }
 }
 
+/** The Connect adapter's routes and limits, and the hooks that observe refusals and failures. */
 export interface RpcHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
   /**
@@ -160,6 +161,7 @@ export interface RpcHandlerOptions extends ConnectRouterOptions {
   onRefused: (reason: RpcRefusal, req: Req, facts: { code: string; correlationId: string }) => void;
 }
 
+/** The Connect adapter (Connect, gRPC, gRPC-Web) as a request handler for the listener. */
 export function rpcHandler(options: RpcHandlerOptions): RequestHandler {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);

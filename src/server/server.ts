@@ -17,6 +17,7 @@ import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflec
 import { API_SERVICES, routes, type ServedMethod } from "./routes.js";
 import { rpcHandler } from "./rpc-handler.js";
 
+/** Everything the main port serves, and its limits (from the configuration). */
 export interface ServerOptions {
   host: string;
   port: number;
@@ -49,6 +50,7 @@ export interface ServerOptions {
 export const SERVED = [...API_SERVICES, Health, ...REFLECTION_SERVICES];
 const PUBLIC = new Set([Health, ...REFLECTION_SERVICES].map((s) => s.typeName));
 
+/** Starts the main port: every protocol and the HTTP extras on one listener. */
 export async function startServer(options: ServerOptions): Promise<Listener> {
   const observer = options.observer;
   const reflection = new ReflectionIndex(SERVED);
