@@ -106,7 +106,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production
         ? devSecret(config.dataDir)
         : undefined;
-    const store = new KnexCapacityStore(knex);
+    const store = new KnexCapacityStore(knex, { warn: (facts, message) => log.warn(facts, message) });
     const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
     await monitor.start();
     health = monitor;

@@ -1,142 +1,42 @@
+/**
+ * The queries: `KnexCapacityStore` (reads, the transaction around writes, the
+ * purge of expired request ids) and `KnexWriter` (the writes inside one
+ * transaction), for MySQL (mysql2) and SQLite (better-sqlite3). Every
+ * statement names the tenant. Row shapes are in rows.ts, the meaning of
+ * driver errors in driver-errors.ts, retries in retry.ts, per-query deadlines
+ * in deadline.ts, and when purges run in request-purge.ts.
+ */
 import type { Knex } from "knex";
 import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
 import { DeadlineExceededError } from "../domain/errors.js";
 import { dialectOf, type Dialect } from "./database.js";
+import { tables, within, type Tables } from "./deadline.js";
+import { describeFailure, guard, isDuplicateKey, RequestIdTakenError } from "./driver-errors.js";
+import { DEFAULT_PURGE_BATCH, positiveInteger, PurgeSchedule, type RequestPurgeOptions } from "./request-purge.js";
+import { retrying } from "./retry.js";
 import {
-  StoreUnavailableError,
-  type AllocationPage,
-  type CapacityStore,
-  type CapacityWriter,
-  type ListQuery,
-  type PersonAllocation,
-  type Scope,
-  type StoredRequest,
-  type Window,
-} from "./store.js";
+  ALLOCATION_COLUMNS,
+  CAPACITIES,
+  GET_APP_SQL,
+  GET_SQL,
+  PERSONS,
+  REQUESTS,
+  toAllocation,
+  toRecord,
+  toRequestRow,
+  toRow,
+  toStoredRequest,
+  type AllocationRow,
+  type CapacityRow,
+  type RequestRow,
+} from "./rows.js";
+import type { AllocationPage, CapacityStore, CapacityWriter, ListQuery, PersonAllocation, Scope, StoredRequest, Window } from "./store.js";
 
-/** A row of `capacities`, as both drivers return it. */
-interface CapacityRow {
-  tenant_id: string;
-  id: string;
-  app_id: string;
-  created_at: number | string;
-  updated_at: number | string;
-  created_by: string;
-  updated_by: string;
-  source: string;
-  source_type: number;
-  is_deleted: number | boolean;
-  deleted_at: number | string | null;
-  deleted_by: string;
-  schema_version: number;
-  person_id: string;
-  project_id: string;
-  period_start: string;
-  period_end: string;
-  allocated_bp: number;
-  confirmed_by_id: string;
-  confirmed_at: number | string | null;
-  notes: string;
-  etag: string;
-}
-
-interface RequestRow {
-  tenant_id: string;
-  app_id: string;
-  request_id: string;
-  fingerprint: string;
-  response: Buffer;
-  created_at: number | string;
-}
-
-const CAPACITIES = "capacities";
-const REQUESTS = "capacity_requests";
-const PERSONS = "capacity_persons";
-const GET_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? limit 1";
-const GET_APP_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? and `app_id` = ? limit 1";
-/** The columns availability needs. */
-const ALLOCATION_COLUMNS = ["id", "person_id", "period_start", "period_end", "allocated_bp"];
-
-interface AllocationRow {
-  id: string;
-  person_id: string;
-  period_start: string;
-  period_end: string;
-  allocated_bp: number;
-}
-
-function toAllocation(row: AllocationRow): PersonAllocation {
-  return {
-    id: row.id,
-    personId: row.person_id,
-    periodStart: row.period_start,
-    periodEnd: row.period_end,
-    allocatedBp: Number(row.allocated_bp),
-  };
-}
-
-/** Live allocations overlapping the window. */
-function overlapping(query: Knex.QueryBuilder, window: Window): Knex.QueryBuilder {
-  return query.andWhere("is_deleted", false).andWhere("period_start", "<=", window.end).andWhere("period_end", ">=", window.start);
-}
 /** Idempotency records are kept this long (the contract promises 24 hours). */
-const REQUEST_RETENTION_MS = 48 * 3600_000;
-const MAX_ATTEMPTS = 8;
-
-function toRecord(row: CapacityRow): CapacityRecord {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    appId: row.app_id,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    createdBy: row.created_by,
-    updatedBy: row.updated_by,
-    source: row.source,
-    sourceType: Number(row.source_type),
-    isDeleted: Boolean(row.is_deleted),
-    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
-    deletedBy: row.deleted_by,
-    schemaVersion: Number(row.schema_version),
-    personId: row.person_id,
-    projectId: row.project_id,
-    periodStart: row.period_start,
-    periodEnd: row.period_end,
-    allocatedBp: Number(row.allocated_bp),
-    confirmedById: row.confirmed_by_id,
-    confirmedAt: row.confirmed_at === null ? null : Number(row.confirmed_at),
-    notes: row.notes,
-    etag: row.etag,
-  };
-}
-
-function toRow(record: CapacityRecord): CapacityRow {
-  return {
-    tenant_id: record.tenantId,
-    id: record.id,
-    app_id: record.appId,
-    created_at: record.createdAt,
-    updated_at: record.updatedAt,
-    created_by: record.createdBy,
-    updated_by: record.updatedBy,
-    source: record.source,
-    source_type: record.sourceType,
-    is_deleted: record.isDeleted,
-    deleted_at: record.deletedAt,
-    deleted_by: record.deletedBy,
-    schema_version: record.schemaVersion,
-    person_id: record.personId,
-    project_id: record.projectId,
-    period_start: record.periodStart,
-    period_end: record.periodEnd,
-    allocated_bp: record.allocatedBp,
-    confirmed_by_id: record.confirmedById,
-    confirmed_at: record.confirmedAt,
-    notes: record.notes,
-    etag: record.etag,
-  };
-}
+export const REQUEST_RETENTION_MS = 48 * 3600_000;
+/** Time each purge statement may take: the purge belongs to no call, so it gets its own bound. */
+const PURGE_STATEMENT_MS = 10_000;
 
 /** The tenant predicate, and the app predicate for app-scoped callers. */
 function scoped(query: Knex.QueryBuilder, scope: Scope): Knex.QueryBuilder {
@@ -145,78 +45,23 @@ function scoped(query: Knex.QueryBuilder, scope: Scope): Knex.QueryBuilder {
   return query;
 }
 
-/** Driver errors that mean "the database is not reachable right now". */
-const UNAVAILABLE_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENOTFOUND",
-  "EPIPE",
-  "PROTOCOL_CONNECTION_LOST",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
-  "ER_CON_COUNT_ERROR",
-  "ER_SERVER_SHUTDOWN",
-  "SQLITE_BUSY",
-  "SQLITE_LOCKED",
-]);
-
-function isUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
-  return err.name === "KnexTimeoutError" || /connection is in closed state|Can't add new command when connection is in closed state/i.test(err.message);
-}
-
-/** Errors after which running the whole transaction again is the right answer. */
-function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "ER_LOCK_DEADLOCK" || code === "ER_DUP_ENTRY_REQUEST" || code === "SQLITE_BUSY";
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "ER_DUP_ENTRY" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
-}
-
-/** Raised inside a transaction when another writer saved the same request id first. */
-class RequestRaceError extends Error {
-  readonly code = "ER_DUP_ENTRY_REQUEST";
-}
-
-/** A query that ran out of the call's time (not a pool timeout, which means unavailable). */
-function isQueryTimeout(err: unknown): boolean {
-  return err instanceof Error && err.name === "KnexTimeoutError" && /query timeout/i.test(err.message);
-}
-
-/**
- * Driver failures leave as DeadlineExceededError, StoreUnavailableError, or
- * as themselves (to become INTERNAL).
- */
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    if (isQueryTimeout(err)) throw new DeadlineExceededError("deadline exceeded; nothing was written", { cause: err });
-    if (isUnavailable(err)) throw new StoreUnavailableError("database unavailable", { cause: err });
-    throw err;
-  }
-}
-
-/** Gives a query the time left before the deadline as its timeout (MySQL cancels it server-side). */
-function within<Q extends Knex.QueryBuilder | Knex.Raw>(query: Q, scope: Scope, dialect: Dialect): Q {
-  if (scope.deadline === undefined) return query;
-  const left = scope.deadline - Date.now();
-  if (left <= 0) throw new DeadlineExceededError("deadline exceeded; nothing was written");
-  return query.timeout(left, { cancel: dialect === "mysql" }) as Q;
+/** Live allocations overlapping the window. */
+function overlapping(query: Knex.QueryBuilder, window: Window): Knex.QueryBuilder {
+  return query.andWhere("is_deleted", false).andWhere("period_start", "<=", window.end).andWhere("period_end", ">=", window.start);
 }
 
 class KnexWriter implements CapacityWriter {
+  private readonly table: Tables;
+  /** Whether this transaction saved a request id (its tenant is then due a purge after commit). */
+  savedRequests = false;
+
   constructor(
     private readonly trx: Knex.Transaction,
     private readonly scope: Scope,
     private readonly dialect: Dialect,
-  ) {}
+  ) {
+    this.table = tables(trx, scope, dialect);
+  }
 
   async getForUpdate(id: string): Promise<CapacityRecord | undefined> {
     const query = scoped(this.table(CAPACITIES).select("*"), this.scope).andWhere("id", id);
@@ -245,36 +90,18 @@ class KnexWriter implements CapacityWriter {
       .select("*")
       .where({ tenant_id: this.scope.tenantId, app_id: this.scope.appId ?? "", request_id: requestId })
       .first()) as RequestRow | undefined;
-    if (!row) return undefined;
-    return {
-      requestId: row.request_id,
-      fingerprint: row.fingerprint,
-      response: new Uint8Array(row.response),
-      createdAt: Number(row.created_at),
-    };
+    return row && toStoredRequest(row);
   }
 
+  /** Only inserts: expired ids are purged after commit, in the background (see request-purge.ts). */
   async saveRequest(request: StoredRequest): Promise<void> {
     try {
-      await this.table(REQUESTS).insert({
-        tenant_id: this.scope.tenantId,
-        app_id: this.scope.appId ?? "",
-        request_id: request.requestId,
-        fingerprint: request.fingerprint,
-        response: Buffer.from(request.response),
-        created_at: request.createdAt,
-      });
+      await this.table(REQUESTS).insert(toRequestRow(this.scope, request));
     } catch (err) {
-      if (isDuplicateKey(err)) throw new RequestRaceError("request id saved concurrently", { cause: err });
+      if (isDuplicateKey(err)) throw new RequestIdTakenError("request id saved concurrently", { cause: err });
       throw err;
     }
-    // Now and then, forget this tenant's expired request ids.
-    if (Math.random() < 0.01) {
-      await this.table(REQUESTS)
-        .where("tenant_id", this.scope.tenantId)
-        .andWhere("created_at", "<", request.createdAt - REQUEST_RETENTION_MS)
-        .delete();
-    }
+    this.savedRequests = true;
   }
 
   async lockPerson(personId: string): Promise<void> {
@@ -292,23 +119,51 @@ class KnexWriter implements CapacityWriter {
     return ((await query) as AllocationRow[]).map(toAllocation);
   }
 
-  /** A query on a table, with the call's remaining time as its timeout. */
-  private table(name: string): Knex.QueryBuilder {
-    return within(this.trx(name), this.scope, this.dialect);
-  }
-
   /** A record can only be written into the scope the writer was opened for. */
   private assertTenant(record: CapacityRecord): void {
     if (record.tenantId !== this.scope.tenantId) throw new Error("record written outside its tenant");
   }
 }
 
+/** Options of `KnexCapacityStore`; all optional. */
+export interface KnexStoreOptions {
+  /** When the background purge of expired request ids runs (see request-purge.ts). */
+  requestPurge?: RequestPurgeOptions;
+  /**
+   * Told about a background purge that failed, with facts safe to log (tenant,
+   * error name and driver code; no SQL). Default: dropped.
+   */
+  warn?: (facts: Record<string, unknown>, message: string) => void;
+}
+
+/** What `purgeExpiredRequests` may be told. */
+export interface PurgeRequestsOptions {
+  /** The time the retention counts back from (default: now). */
+  now?: number;
+  /** Rows per delete statement (default 500). */
+  batchSize?: number;
+  /** Asked between batches; true ends the purge early (the store is closing). */
+  shouldStop?: () => boolean;
+}
+
 /** CapacityStore on Knex, for MySQL (mysql2) and SQLite (better-sqlite3). */
 export class KnexCapacityStore implements CapacityStore {
   private readonly dialect: Dialect;
+  private readonly purges: PurgeSchedule;
+  private readonly purgeBatch: number;
 
-  constructor(private readonly knex: Knex) {
+  constructor(
+    private readonly knex: Knex,
+    options: KnexStoreOptions = {},
+  ) {
     this.dialect = dialectOf(knex);
+    this.purgeBatch = positiveInteger(options.requestPurge?.batchSize ?? DEFAULT_PURGE_BATCH, "batchSize");
+    const warn = options.warn ?? (() => {});
+    this.purges = new PurgeSchedule(
+      (tenantId, shouldStop) => this.purgeExpiredRequests(tenantId, { shouldStop }),
+      options.requestPurge ?? {},
+      (tenantId, err) => warn({ tenant: tenantId, ...describeFailure(err) }, "purge of expired request ids failed"),
+    );
   }
 
   get(scope: Scope, id: string): Promise<CapacityRecord | undefined> {
@@ -325,7 +180,8 @@ export class KnexCapacityStore implements CapacityStore {
 
   list(scope: Scope, q: ListQuery): Promise<CapacityRecord[]> {
     return guard(async () => {
-      const query = scoped(this.table(CAPACITIES, scope).select("*"), scope);
+      const table = tables(this.knex, scope, this.dialect);
+      const query = scoped(table(CAPACITIES).select("*"), scope);
       if (q.personId !== undefined) query.andWhere("person_id", q.personId);
       if (q.projectId !== undefined) query.andWhere("project_id", q.projectId);
       if (q.periodFrom !== undefined) query.andWhere("period_end", ">=", q.periodFrom);
@@ -349,7 +205,8 @@ export class KnexCapacityStore implements CapacityStore {
 
   allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]> {
     return guard(async () => {
-      const query = overlapping(scoped(this.table(CAPACITIES, scope).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
+      const table = tables(this.knex, scope, this.dialect);
+      const query = overlapping(scoped(table(CAPACITIES).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);
       if (confirmedOnly) query.whereNotNull("confirmed_at");
       const after = page?.after;
       if (after !== undefined) {
@@ -371,23 +228,64 @@ export class KnexCapacityStore implements CapacityStore {
 
   transaction<T>(scope: Scope, work: (writer: CapacityWriter) => Promise<T>): Promise<T> {
     return guard(async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.knex.transaction(async (trx) => {
-            await this.begin(trx, scope);
-            const result = await work(new KnexWriter(trx, scope, this.dialect));
-            // Past the deadline the caller has been told DEADLINE_EXCEEDED: roll back.
-            if (scope.deadline !== undefined && Date.now() > scope.deadline) {
-              throw new DeadlineExceededError("deadline exceeded; nothing was written");
-            }
-            return result;
-          });
-        } catch (err) {
-          if (!isRetryable(err) || attempt >= MAX_ATTEMPTS) throw err;
-          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-        }
-      }
+      const { result, savedRequests } = await retrying(() =>
+        this.knex.transaction(async (trx) => {
+          await this.begin(trx, scope);
+          const writer = new KnexWriter(trx, scope, this.dialect);
+          const result = await work(writer);
+          // Past the deadline the caller has been told DEADLINE_EXCEEDED: roll back.
+          if (scope.deadline !== undefined && Date.now() > scope.deadline) {
+            throw new DeadlineExceededError("deadline exceeded; nothing was written");
+          }
+          return { result, savedRequests: writer.savedRequests };
+        }),
+      );
+      // Committed: the tenant's expired request ids may be due a purge, off the caller's path.
+      if (savedRequests) this.purges.saved(scope.tenantId);
+      return result;
     });
+  }
+
+  /**
+   * Deletes this tenant's idempotency records older than the retention (48 h
+   * before `now`), oldest first, at most `batchSize` rows per statement, each
+   * statement on its own (no long transaction, no long-held locks). Every
+   * statement names the tenant: no purge reaches across tenants. Resolves to
+   * the number of rows deleted. The store runs it in the background after
+   * commits that saved request ids; it may also be called directly.
+   */
+  purgeExpiredRequests(tenantId: string, options: PurgeRequestsOptions = {}): Promise<number> {
+    return guard(async () => {
+      const cutoff = (options.now ?? Date.now()) - REQUEST_RETENTION_MS;
+      const batchSize = positiveInteger(options.batchSize ?? this.purgeBatch, "batchSize");
+      let deleted = 0;
+      for (;;) {
+        const table = tables(this.knex, { tenantId, deadline: Date.now() + PURGE_STATEMENT_MS }, this.dialect);
+        const expired = (await table(REQUESTS)
+          .select("app_id", "request_id")
+          .where("tenant_id", tenantId)
+          .andWhere("created_at", "<", cutoff)
+          .orderBy("created_at")
+          .limit(batchSize)) as Array<Pick<RequestRow, "app_id" | "request_id">>;
+        if (expired.length === 0) break;
+        // By key, and still only if expired: an id saved anew since the select stays.
+        deleted += await table(REQUESTS)
+          .where("tenant_id", tenantId)
+          .andWhere("created_at", "<", cutoff)
+          .whereIn(
+            ["app_id", "request_id"],
+            expired.map((r) => [r.app_id, r.request_id]),
+          )
+          .delete();
+        if (expired.length < batchSize || options.shouldStop?.() === true) break;
+      }
+      return deleted;
+    });
+  }
+
+  /** Resolves once no background purge is due or running (for tests and orderly shutdown). */
+  purgesIdle(): Promise<void> {
+    return this.purges.idle();
   }
 
   /**
@@ -397,12 +295,7 @@ export class KnexCapacityStore implements CapacityStore {
    */
   private async begin(trx: Knex.Transaction, scope: Scope): Promise<void> {
     if (this.dialect !== "sqlite") return;
-    await within(trx(REQUESTS), scope, this.dialect).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
-  }
-
-  /** A query on a table, with the call's remaining time as its timeout. */
-  private table(name: string, scope: Scope): Knex.QueryBuilder {
-    return within(this.knex(name), scope, this.dialect);
+    await tables(trx, scope, this.dialect)(REQUESTS).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
   }
 
   ping(): Promise<void> {
@@ -411,7 +304,9 @@ export class KnexCapacityStore implements CapacityStore {
     });
   }
 
-  close(): Promise<void> {
-    return this.knex.destroy();
+  /** Stops the background purge (after its current batch), then closes the pool. */
+  async close(): Promise<void> {
+    await this.purges.stop();
+    await this.knex.destroy();
   }
 }
