@@ -155,11 +155,10 @@ describe("MySQL going away", () => {
     const adminPort = await freePort();
     const starting = startTestServer("mysql", { databaseUrl: viaProxy.toString(), log: captured.log, env: { CAPACITY_ADMIN_PORT: String(adminPort) } });
     try {
-      for (let i = 0; i < 50 && !captured.lines().some((l) => l.msg === `waiting for the database: MySQL at 127.0.0.1:${proxy.port}/test`); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const saying = `waiting for the database: MySQL at 127.0.0.1:${proxy.port}${target.pathname}`;
+      await expect.poll(() => captured.lines().some((l) => l.msg === saying)).toBe(true);
       const waiting = captured.lines().find((l) => String(l.msg).startsWith("waiting for the database"));
-      expect(waiting).toMatchObject({ level: 40, msg: `waiting for the database: MySQL at 127.0.0.1:${proxy.port}/test`, reason: "ECONNREFUSED" });
+      expect(waiting).toMatchObject({ level: 40, msg: saying, reason: "ECONNREFUSED" });
       expect(JSON.stringify(captured.lines())).not.toContain("root@");
       // Probes answer meanwhile: alive, not ready.
       expect((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status).toBe(200);
