@@ -18,31 +18,20 @@ export const GET_SQL = "select * from `capacities` where `tenant_id` = ? and `id
 /** `get` by id for an app-scoped caller. */
 export const GET_APP_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? and `app_id` = ? limit 1";
 
-/** A row of `capacities`, as both drivers return it. */
-export interface CapacityRow {
-  tenant_id: string;
-  id: string;
-  app_id: string;
-  created_at: number | string;
-  updated_at: number | string;
-  created_by: string;
-  updated_by: string;
-  source: string;
-  source_type: number;
-  is_deleted: number | boolean;
-  deleted_at: number | string | null;
-  deleted_by: string;
-  schema_version: number;
-  person_id: string;
-  project_id: string;
-  period_start: string;
-  period_end: string;
-  allocated_bp: number;
-  confirmed_by_id: string;
-  confirmed_at: number | string | null;
-  notes: string;
-  etag: string;
-}
+/** A camelCase field name as its snake_case column name (`periodStart` → `period_start`). */
+type ColumnName<K extends string> = K extends `${infer H}${infer T}`
+  ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${ColumnName<T>}`
+  : K;
+
+/** A value as the drivers return it: MySQL has no boolean type and answers 0 or 1. */
+type Stored<V> = V extends boolean ? boolean | number : V;
+
+/**
+ * A row of `capacities`, as both drivers return it: one column per field of
+ * the record, the field's name in snake_case. A new field needs only its
+ * migration; the mapping below follows the record's type.
+ */
+export type CapacityRow = { [K in keyof CapacityRecord as ColumnName<K>]: Stored<CapacityRecord[K]> };
 
 /** A row of `capacity_requests`. */
 export interface RequestRow {
@@ -66,60 +55,51 @@ export interface AllocationRow {
   allocated_bp: number;
 }
 
-/** A stored row as the domain's record (numbers and booleans normalized across drivers). */
-export function toRecord(row: CapacityRow): CapacityRecord {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    appId: row.app_id,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    createdBy: row.created_by,
-    updatedBy: row.updated_by,
-    source: row.source,
-    sourceType: Number(row.source_type),
-    isDeleted: Boolean(row.is_deleted),
-    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
-    deletedBy: row.deleted_by,
-    schemaVersion: Number(row.schema_version),
-    personId: row.person_id,
-    projectId: row.project_id,
-    periodStart: row.period_start,
-    periodEnd: row.period_end,
-    allocatedBp: Number(row.allocated_bp),
-    confirmedById: row.confirmed_by_id,
-    confirmedAt: row.confirmed_at === null ? null : Number(row.confirmed_at),
-    notes: row.notes,
-    etag: row.etag,
-  };
+/**
+ * Boolean columns, which MySQL stores as TINYINT(1) and returns as 0 or 1:
+ * by convention their names start with `is_`. Integers (BIGINT timestamps
+ * included) come back as numbers from both drivers (mysql2 with
+ * supportBigNumbers and without bigNumberStrings; see database.ts).
+ */
+const isBooleanColumn = (column: string): boolean => column.startsWith("is_");
+
+const fieldNames = new Map<string, string>();
+const columnNames = new Map<string, string>();
+
+/** `period_start` → `periodStart`, remembered: rows are mapped by the thousand. */
+function fieldOf(column: string): string {
+  let field = fieldNames.get(column);
+  if (field === undefined) {
+    field = column.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    fieldNames.set(column, field);
+  }
+  return field;
 }
 
-/** The row that stores a record: every column, for insert and update alike. */
+/** `periodStart` → `period_start`, remembered. */
+function columnOf(field: string): string {
+  let column = columnNames.get(field);
+  if (column === undefined) {
+    column = field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    columnNames.set(field, column);
+  }
+  return column;
+}
+
+/** A stored row as the domain's record: every column under its field name, booleans normalized. */
+export function toRecord(row: CapacityRow): CapacityRecord {
+  const record: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(row)) {
+    record[fieldOf(column)] = isBooleanColumn(column) ? Boolean(value) : value;
+  }
+  return record as unknown as CapacityRecord;
+}
+
+/** The row that stores a record: every field under its column name, for insert and update alike. */
 export function toRow(record: CapacityRecord): CapacityRow {
-  return {
-    tenant_id: record.tenantId,
-    id: record.id,
-    app_id: record.appId,
-    created_at: record.createdAt,
-    updated_at: record.updatedAt,
-    created_by: record.createdBy,
-    updated_by: record.updatedBy,
-    source: record.source,
-    source_type: record.sourceType,
-    is_deleted: record.isDeleted,
-    deleted_at: record.deletedAt,
-    deleted_by: record.deletedBy,
-    schema_version: record.schemaVersion,
-    person_id: record.personId,
-    project_id: record.projectId,
-    period_start: record.periodStart,
-    period_end: record.periodEnd,
-    allocated_bp: record.allocatedBp,
-    confirmed_by_id: record.confirmedById,
-    confirmed_at: record.confirmedAt,
-    notes: record.notes,
-    etag: record.etag,
-  };
+  const row: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(record)) row[columnOf(field)] = value;
+  return row as CapacityRow;
 }
 
 /** An allocation row as availability counts it. */
