@@ -24,7 +24,7 @@ export async function startProcess(args: string[], env: Record<string, string>):
   const lines: Array<Record<string, unknown>> = [];
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       let entry: Record<string, unknown>;
       try {
         entry = JSON.parse(line) as Record<string, unknown>;
@@ -165,7 +165,7 @@ export async function nodeLoad(
         if (protocol === "connect") status = h[":status"] === 200 ? "0" : String(h[":status"]);
         else if (h["grpc-status"] !== undefined) status = String(h["grpc-status"]);
       });
-      stream.on("trailers", (t) => {
+      stream.on("trailers", (t: http2.IncomingHttpHeaders) => {
         status = String(t["grpc-status"]);
       });
       stream.on("data", () => {});

@@ -134,7 +134,7 @@ export async function seed(knex: Knex, rows: number, log: (m: string) => void): 
 
   async function finish(): Promise<Dataset> {
     await flush();
-    const getId = ((await knex("capacities").where({ tenant_id: t0, person_id: shape.listPerson }).orderBy("id").first("id")) as { id: string }).id;
+    const { id: getId } = await knex("capacities").where({ tenant_id: t0, person_id: shape.listPerson }).orderBy("id").first<{ id: string }>("id");
     await knex.raw("ANALYZE TABLE capacities");
     await knex("bench_seed").insert({ version: `${SEED_VERSION}-${rows}`, seeded_rows: written, get_id: getId });
     log(`seeded ${written.toLocaleString()} capacities`);

@@ -32,10 +32,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<(reason: 
     host: config.adminHost,
     port: config.adminPort,
     metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
-    ready: async () => {
-      if (ready.size < config.workers) return undefined;
-      return [...ready.values()].every(Boolean);
-    },
+    ready: () => Promise.resolve(ready.size < config.workers ? undefined : [...ready.values()].every(Boolean)),
     onRefusal: (reason, facts) => log.warn({ reason, ...facts }, "refused"),
   });
 
@@ -98,4 +95,5 @@ export async function runWorker(config: Config, log: Logger): Promise<App> {
   return app;
 }
 
+/** True in a process forked by runPrimary (marked by CAPACITY_CLUSTER_WORKER), not in one that merely runs under cluster. */
 export const isWorker = (): boolean => cluster.isWorker && process.env.CAPACITY_CLUSTER_WORKER === "1";

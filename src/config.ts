@@ -77,6 +77,7 @@ export interface Config {
   rateLimits: RateLimitConfig;
 }
 
+/** How tokens are verified: a shared HS256 secret or a JWKS URL (never both), and the claim checks. */
 export interface JwtConfig {
   /** CAPACITY_JWT_SECRET: HS256 shared secret (at least 32 bytes). */
   secret: string | undefined;

@@ -3,8 +3,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { SignJWT } from "jose";
 
+/** What mintToken puts in a token: `tenant_id`, `sub` and the optional `app_id`, `iss` and `aud` claims. */
 export interface TokenClaims {
   tenantId: string;
+  /** The calling person's id (a UUID or a type-prefixed ULID, `per_…`). */
   sub: string;
   appId?: string | undefined;
   /** Lifetime in seconds (default one day, the verifier's default maximum). */

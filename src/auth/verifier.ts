@@ -14,6 +14,7 @@ import type { Caller } from "./caller.js";
 /** Tokens longer than this are rejected before any parsing. */
 export const MAX_TOKEN_BYTES = 8192;
 
+/** Turns an `Authorization` header into the verified caller (both engines reach it through Admission). */
 export interface TokenVerifier {
   /** Verifies an `Authorization` header value; throws UnauthenticatedError. */
   verify(authorization: string | null | undefined): Promise<Caller>;

@@ -8,6 +8,7 @@ import type { Caller } from "../auth/caller.js";
 import type { TokenVerifier } from "../auth/verifier.js";
 import type { RateLimiter } from "./rate-limit.js";
 
+/** Token check, then rate limits: one instance per process, shared by both engines so a caller is limited once. */
 export class Admission {
   constructor(
     private readonly verifier: TokenVerifier,

@@ -16,20 +16,28 @@ import { timeoutFromHeaders } from "./timeouts.js";
 /** An HTTP/2 keepalive ping unanswered this long ends the session. */
 const PING_TIMEOUT_MS = 20_000;
 
+/** The HTTP/2 server of the port, plaintext (prior knowledge) or TLS. */
 export type H2Server = http2.Http2Server | http2.Http2SecureServer;
 
+/** The hygiene limits of one listener (ListenerOptions with its defaults applied), shared by every tracker. */
 export interface Limits {
   /** When each connection (or HTTP/2 session) arrived, so the first-request timeout spans protocol sniffing too. */
   arrivedAt: WeakMap<object, number>;
+  /** Keepalive ping interval of HTTP/2 sessions, in ms. */
   pingIntervalMs: number;
+  /** A new connection's time to complete its first request, in ms. */
   firstRequestTimeoutMs: number;
+  /** Longest call deadline, in ms: no request body may stay open longer (plus one second). */
   maxDeadlineMs: number;
+  /** Told of every connection or stream turned away. */
   refuse: RefusalSink;
 }
 
+/** The open HTTP/2 sessions of a server, for a graceful close. */
 export interface Sessions {
   /** GOAWAY on every session; each ends once its last stream has. */
   goAway(): void;
+  /** Destroys every session still open (the end of the grace period). */
   cut(): void;
 }
 
@@ -62,7 +70,7 @@ export function trackSessions(server: H2Server, limits: Limits): Sessions {
   };
   server.on("session", (session: http2.Http2Session) => {
     open.set(session, 0);
-    const peer = peerOf(session.socket as net.Socket | undefined);
+    const peer = peerOf(session.socket);
     const first = firstRequestTimer(limits, session, () => {
       limits.refuse("first_request_timeout", { peer, detail: "http2: no stream opened" });
       session.destroy();
@@ -89,7 +97,7 @@ export function trackSessions(server: H2Server, limits: Limits): Sessions {
     });
   });
   server.on("sessionError", (err: Error & { code?: string }, session?: http2.Http2Session) => {
-    limits.refuse("http2_protocol_error", { peer: peerOf(session?.socket as net.Socket | undefined), detail: err.code ?? err.name });
+    limits.refuse("http2_protocol_error", { peer: peerOf(session?.socket), detail: err.code ?? err.name });
   });
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const session = stream.session;
@@ -98,7 +106,7 @@ export function trackSessions(server: H2Server, limits: Limits): Sessions {
     const ms = Math.min(timeoutFromHeaders(headers) ?? limits.maxDeadlineMs, limits.maxDeadlineMs);
     const body = timer(ms + 1000, () => {
       if (stream.readableEnded || stream.destroyed) return;
-      limits.refuse("body_timeout", { peer: peerOf(session?.socket as net.Socket | undefined), detail: String(headers[":path"] ?? "") });
+      limits.refuse("body_timeout", { peer: peerOf(session?.socket), detail: String(headers[":path"] ?? "") });
       stream.close(http2.constants.NGHTTP2_CANCEL);
     });
     if (!session) return;

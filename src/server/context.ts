@@ -7,12 +7,15 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 
 /** Per-call facts the adapter knows before any interceptor runs. */
 export interface CallInfo {
+  /** The caller's sane `x-request-id`, else a new UUID (see correlationId). */
   correlationId: string;
+  /** The remote address and port, for logs. */
   peer: string;
   /** Set once an interceptor has seen the call; a call refused before that is observed by the adapter. */
   observed: boolean;
 }
 
+/** Set by the connect-node adapter (server.ts) for each call; the default is only seen by a call that bypassed it. */
 export const callInfoKey = createContextKey<CallInfo>({ correlationId: "", peer: "", observed: false }, { description: "call info" });
 
 /** A correlation id from the caller's `x-request-id` when it is sane, else a new one. */

@@ -6,6 +6,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@co
 import { NotFoundError } from "../domain/errors.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
 
+/** What the monitor watches and how often. */
 export interface HealthOptions {
   /** Resolves when the database answers. */
   ping: () => Promise<void>;
@@ -17,6 +18,11 @@ export interface HealthOptions {
   timeoutMs?: number;
 }
 
+/**
+ * The serving status: NOT_SERVING while the last database ping failed or the
+ * server is draining. Listeners are told of every change (Health/Watch, the
+ * cluster primary).
+ */
 export class HealthMonitor {
   private databaseUp = true;
   private draining = false;
@@ -37,6 +43,7 @@ export class HealthMonitor {
     return this.refresh();
   }
 
+  /** Stops the background pings (the status stays as it was). */
   stop(): void {
     clearInterval(this.timer);
   }

@@ -22,9 +22,13 @@ import { answerInternalError, peerOf, type Req, type RequestHandler } from "./re
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** The port, its handler and its limits; every limit has a default. */
 export interface ListenerOptions {
+  /** Listen address. */
   host: string;
+  /** Port to bind; 0 picks a free one (see Listener.port). */
   port: number;
+  /** Answers every request of both HTTP versions (the RPC adapter and the HTTP extras). */
   handler: RequestHandler;
   /** PEM certificate and key: serve TLS, HTTP/2 or HTTP/1.1 by ALPN. */
   tls?: { cert: Buffer; key: Buffer } | undefined;
@@ -46,6 +50,7 @@ export interface ListenerOptions {
   onHandlerError?: (err: unknown, req: Req) => string;
 }
 
+/** A bound port serving every protocol, until closed. */
 export interface Listener {
   /** The bound port (useful with port 0). */
   port: number;
@@ -82,6 +87,11 @@ function guarded(handler: RequestHandler, onError: ListenerOptions["onHandlerErr
   };
 }
 
+/**
+ * Binds the port and serves `options.handler` on it: TLS with ALPN when
+ * `options.tls` is set, else plaintext HTTP/2 and HTTP/1.1 told apart by each
+ * connection's first bytes. Rejects when the port cannot be bound.
+ */
 export async function listen(options: ListenerOptions): Promise<Listener> {
   const maxHeaderBytes = options.maxHeaderBytes ?? 16_384;
   const limits: Limits = {

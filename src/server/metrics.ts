@@ -5,8 +5,10 @@
 import type { Knex } from "knex";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
+/** The `grpc_type` label, spelled as go-grpc-prometheus spells it. */
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
 
+/** One registry per process (the cluster primary aggregates the workers' registries). */
 export class Metrics {
   readonly registry = new Registry();
   readonly started: Counter<"grpc_type" | "grpc_service" | "grpc_method">;

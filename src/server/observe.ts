@@ -10,15 +10,20 @@ import type { Caller } from "../auth/caller.js";
 import { toConnectError } from "./errors.js";
 import type { GrpcType, Metrics } from "./metrics.js";
 
+/** What is known of a call when it starts, on either engine: its labels and its log line's fields. */
 export interface CallFacts {
+  /** Fully qualified service name, e.g. `work.v1.CapacityService`. */
   service: string;
+  /** The method's name as in the proto, e.g. `GetCapacity`. */
   method: string;
   type: GrpcType;
+  /** "grpc", "grpc-web" or "connect". */
   protocol: string;
   correlationId: string;
   peer: string;
 }
 
+/** A started call, to be ended exactly once. */
 export interface ObservedCall {
   /** Ends the call: OK without an error, else the status the client gets. */
   end(caller: Caller | undefined, err?: unknown): ConnectError | undefined;
@@ -51,6 +56,7 @@ export interface RefusalFacts {
   correlationId?: string | undefined;
 }
 
+/** Metrics and log lines for calls and refusals; one per process, shared by both engines and the listener. */
 export class Observer {
   constructor(
     private readonly log: Logger,
@@ -71,6 +77,7 @@ export class Observer {
     return correlationId;
   }
 
+  /** Counts the call as started and in flight; its end() counts the outcome and writes the log line. */
   start(facts: CallFacts): ObservedCall {
     const started = performance.now();
     const labels = { grpc_type: facts.type, grpc_service: facts.service, grpc_method: facts.method };

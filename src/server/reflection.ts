@@ -58,7 +58,7 @@ export class ReflectionIndex {
   private addExtension(extendee: string, number: number, typeName: string, file: DescFile): void {
     this.symbols.set(typeName, file);
     let byNumber = this.extensions.get(extendee);
-    if (!byNumber) this.extensions.set(extendee, (byNumber = new Map()));
+    if (!byNumber) this.extensions.set(extendee, (byNumber = new Map<number, DescFile>()));
     byNumber.set(number, file);
   }
 

@@ -3,8 +3,11 @@ import http2 from "node:http2";
 import type http from "node:http";
 import type net from "node:net";
 
+/** A request of either HTTP version. */
 export type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** A response of either HTTP version. */
 export type Res = http.ServerResponse | http2.Http2ServerResponse;
+/** Node's request listener for both versions; it answers its own asynchronous failures (see answerInternalError). */
 export type RequestHandler = (req: Req, res: Res) => void;
 
 /** Is this request an HTTP/2 one? (Never judge by `httpVersionMajor`: the HTTP/1.1 parser accepts "HTTP/2.0".) */

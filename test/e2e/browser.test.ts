@@ -90,7 +90,7 @@ describe("the web UI in Chromium", () => {
   async function open(params: Record<string, string>): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
     const q = new URLSearchParams({ from: "2027-03-01", to: "2027-03-31", ...params });
-    await page.goto(`${server.baseUrl}/ui/?${q}`);
+    await page.goto(`${server.baseUrl}/ui/?${q.toString()}`);
     return page;
   }
 
@@ -138,7 +138,7 @@ describe("the web UI in Chromium", () => {
       await expect.poll(() => page.textContent("#status")).toMatch(/^FailedPrecondition: person .* 110%/);
       await page.screenshot({ path: join(SHOTS, `ui-${transport}.png`), fullPage: true });
 
-      const rows = await server.db.knex("capacities").where({ tenant_id: t, person_id: p }).orderBy("period_start");
+      const rows = (await server.db.knex("capacities").where({ tenant_id: t, person_id: p }).orderBy("period_start")) as Array<{ allocated_bp: number; confirmed_by_id: string }>;
       expect(rows.map((r) => [r.allocated_bp, r.confirmed_by_id !== ""])).toEqual([
         [4000, true],
         [5000, false],

@@ -1,6 +1,7 @@
 /** Fixtures written straight into `capacities` (the API would take minutes for thousands of rows). */
 import type { Knex } from "knex";
 import { ulid } from "ulid";
+import { dialectOf } from "../../src/store/database.js";
 
 export interface Fixture {
   tenantId: string;
@@ -39,7 +40,7 @@ export async function insertCapacities(knex: Knex, fixtures: readonly Fixture[],
     etag: "fixture",
   }));
   // 40 rows × 22 columns stays under SQLite's 999 bound variables.
-  const chunk = knex.client.config.client === "mysql2" ? 1000 : 40;
+  const chunk = dialectOf(knex) === "mysql" ? 1000 : 40;
   await knex.batchInsert("capacities", rows, chunk);
   return rows.map((r) => r.id);
 }

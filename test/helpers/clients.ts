@@ -136,7 +136,7 @@ function fromLoaderObject<D extends DescMessage>(desc: D, obj: Record<string, un
     if (value === undefined || value === null) continue;
     const convert = (v: unknown): unknown => {
       if (field.fieldKind === "message" || (field.fieldKind === "list" && field.listKind === "message")) {
-        return fromLoaderObject(field.message!, v as Record<string, unknown>);
+        return fromLoaderObject(field.message, v as Record<string, unknown>);
       }
       const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" ? field.scalar : undefined;
       if (scalar === ScalarType.INT64 || scalar === ScalarType.UINT64 || scalar === ScalarType.SINT64 || scalar === ScalarType.FIXED64 || scalar === ScalarType.SFIXED64) {

@@ -11,7 +11,7 @@ export default async function setup(): Promise<void> {
     }
     await migrate(knex);
   } catch (err) {
-    throw new Error(`MySQL test database at ${MYSQL_URL.replace(/\/\/[^@]*@/, "//…@")} is not usable: ${String(err)}`);
+    throw new Error(`MySQL test database at ${MYSQL_URL.replace(/\/\/[^@]*@/, "//…@")} is not usable: ${String(err)}`, { cause: err });
   } finally {
     await knex.destroy();
   }

@@ -29,7 +29,7 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const exited = ended.then(({ code }) => code);
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       if (line.includes('"msg":"call"')) return; // per-call lines: not needed, and many
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
@@ -43,7 +43,7 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
     setTimeout(() => reject(new Error("server did not start in 30 s")), 30_000).unref();
   });
   const stderr: string[] = [];
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr.push(chunk));
   const ready = await listening.catch((err: unknown) => {
     child.kill("SIGKILL"); // never leave an orphan behind a failed start
     throw err;

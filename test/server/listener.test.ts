@@ -108,7 +108,7 @@ describe("connection hygiene", () => {
         const stream = session.request({ ":method": "POST", ":path": "/grpc.health.v1.Health/Watch", "content-type": "application/grpc", te: "trailers" });
         stream.on("error", () => resolve("error"));
         stream.on("data", () => resolve("streaming"));
-        stream.on("trailers", (t) => resolve(`status ${String(t["grpc-status"])}`));
+        stream.on("trailers", (t: http2.IncomingHttpHeaders) => resolve(`status ${String(t["grpc-status"])}`));
         stream.on("response", (h) => h["grpc-status"] !== undefined && resolve(`status ${String(h["grpc-status"])}`));
         stream.end(Buffer.from([0, 0, 0, 0, 0]));
       });
@@ -187,7 +187,7 @@ describe("connection hygiene", () => {
         authorization: `Bearer ${token}`,
       });
       stream.on("response", (h) => h["grpc-status"] !== undefined && resolve(String(h["grpc-status"])));
-      stream.on("trailers", (t) => resolve(String(t["grpc-status"])));
+      stream.on("trailers", (t: http2.IncomingHttpHeaders) => resolve(String(t["grpc-status"])));
       stream.resume();
       stream.end(frame);
     });
