@@ -58,6 +58,7 @@ export class ResponseBudget {
     return this.left;
   }
 
+  /** Takes `bytes` from the budget; throws LimitExceededError once it is overspent. */
   spend(bytes: number): void {
     this.left -= bytes;
     if (this.left < 0) {
@@ -80,6 +81,7 @@ export interface SegmentOptions {
   budget?: ResponseBudget | undefined;
 }
 
+/** One person's availability over a window: the segments and the day-weighted figures. */
 export interface AvailabilitySummary {
   segments: Segment[];
   /** Day-weighted mean over counted days, in basis points, rounded half up. */
@@ -96,6 +98,7 @@ export interface AvailabilitySummary {
   minAvailableBp: number;
 }
 
+/** A whole person (100%), in basis points. */
 export const FULL_BP = 10_000;
 
 /**
@@ -225,11 +228,4 @@ export function summarize(
 /** The first run of days above 100% in the window, if any. */
 export function firstOverallocation(windowStart: string, windowEnd: string, allocations: readonly Allocation[]): Segment | undefined {
   return segments(windowStart, windowEnd, allocations).find((s) => s.allocatedBp > FULL_BP);
-}
-
-/** Longest availability window: three calendar years, e.g. 2027-01-01 to 2029-12-31. */
-export function withinThreeYears(start: string, end: string): boolean {
-  const [y, m, d] = start.split("-").map(Number) as [number, number, number];
-  const limit = new Date(Date.UTC(y + 3, m - 1, d)).toISOString().slice(0, 10);
-  return end < limit;
 }

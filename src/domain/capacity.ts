@@ -4,19 +4,24 @@
  * functions: the caller supplies the clock, the new etag and the new id.
  */
 import { SourceType } from "../gen/work/v1/capacity_pb.js";
-import { DATE_RULE, isIsoDate } from "./dates.js";
+import { checkPeriodOrder, requiredDate } from "./dates.js";
 import {
   AlreadyExistsError,
   EtagMismatchError,
   FailedPreconditionError,
+  NotFoundError,
   Violations,
 } from "./errors.js";
 import { requiredReference } from "./ids.js";
-import { PERCENT_RULE, toBasisPoints } from "./percent.js";
+import { requiredPercent } from "./percent.js";
 
+/** The record layout version stamped on every new record. */
 export const SCHEMA_VERSION = 1;
+/** `source` of a record whose client sent none. */
 export const DEFAULT_SOURCE = "edm";
+/** Longest `notes`, in Unicode characters. */
 export const MAX_NOTES_CHARS = 4000;
+/** Longest `source`, in Unicode characters. */
 export const MAX_SOURCE_CHARS = 64;
 
 /** A stored capacity, as the domain sees it. Timestamps are epoch milliseconds. */
@@ -80,7 +85,8 @@ export const WRITABLE_PATHS = [
   "source",
   "source_type",
 ] as const;
-type WritablePath = (typeof WRITABLE_PATHS)[number];
+/** One writable mask path, e.g. `allocated_pct`. */
+export type WritablePath = (typeof WRITABLE_PATHS)[number];
 
 /** Fields that exist on Capacity but only the server writes. */
 const OUTPUT_ONLY_PATHS = new Set([
@@ -129,22 +135,6 @@ type Writable = Pick<
   "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType"
 >;
 
-function date(value: string, field: string, v: Violations): string {
-  if (value === "") v.add(field, "is required");
-  else if (!isIsoDate(value)) v.add(field, DATE_RULE);
-  return value;
-}
-
-function percent(value: number | undefined, field: string, v: Violations): number {
-  if (value === undefined) {
-    v.add(field, "is required");
-    return 0;
-  }
-  const bp = toBasisPoints(value);
-  if (bp === undefined) v.add(field, PERCENT_RULE);
-  return bp ?? 0;
-}
-
 function charCount(value: string): number {
   let count = 0;
   for (const _ of value) count++;
@@ -187,9 +177,9 @@ function writable(
       };
   if (take("person_id")) out.personId = requiredReference(input.personId, f("person_id"), v);
   if (take("project_id")) out.projectId = requiredReference(input.projectId, f("project_id"), v);
-  if (take("period_start")) out.periodStart = date(input.periodStart, f("period_start"), v);
-  if (take("period_end")) out.periodEnd = date(input.periodEnd, f("period_end"), v);
-  if (take("allocated_pct")) out.allocatedBp = percent(input.allocatedPct, f("allocated_pct"), v);
+  if (take("period_start")) out.periodStart = requiredDate(input.periodStart, f("period_start"), v);
+  if (take("period_end")) out.periodEnd = requiredDate(input.periodEnd, f("period_end"), v);
+  if (take("allocated_pct")) out.allocatedBp = requiredPercent(input.allocatedPct, f("allocated_pct"), v);
   if (take("notes")) {
     text(input.notes, MAX_NOTES_CHARS, f("notes"), v);
     out.notes = input.notes;
@@ -202,9 +192,7 @@ function writable(
     if (SourceType[input.sourceType] === undefined) v.add(f("source_type"), "must be a known SourceType value");
     out.sourceType = input.sourceType === SourceType.UNSPECIFIED ? SourceType.API : input.sourceType;
   }
-  if (isIsoDate(out.periodStart) && isIsoDate(out.periodEnd) && out.periodStart > out.periodEnd) {
-    v.add(f("period_end"), "must not be before period_start");
-  }
+  checkPeriodOrder(out.periodStart, out.periodEnd, f("period_end"), "period_start", v);
   return out;
 }
 
@@ -229,6 +217,11 @@ export function createRecord(input: CapacityInput, id: string, stamp: WriteStamp
     etag: stamp.etag,
     ...fields,
   };
+}
+
+/** The error for a capacity id that names no record the caller can see. */
+export function capacityNotFound(id: string): NotFoundError {
+  return new NotFoundError(`capacity ${id} not found`);
 }
 
 /** Rejects a write to a record whose etag moved on, or that is deleted. */
@@ -263,6 +256,7 @@ export function updateRecord(
   return next;
 }
 
+/** The record soft-deleted by the stamp's actor; a deleted record or a stale etag is refused. */
 export function deleteRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
   assertWritable(existing, etag);
   return {
@@ -276,6 +270,7 @@ export function deleteRecord(existing: CapacityRecord, etag: string, stamp: Writ
   };
 }
 
+/** The deleted record restored; a live record (ALREADY_EXISTS) or a stale etag is refused. */
 export function undeleteRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
   assertEtag(existing, etag);
   if (!existing.isDeleted) throw new AlreadyExistsError(`capacity ${existing.id} is not deleted`);
@@ -290,6 +285,7 @@ export function undeleteRecord(existing: CapacityRecord, etag: string, stamp: Wr
   };
 }
 
+/** The record confirmed by the stamp's actor (again, if it was); a deleted record or a stale etag is refused. */
 export function confirmRecord(existing: CapacityRecord, etag: string, stamp: WriteStamp): CapacityRecord {
   assertWritable(existing, etag);
   return {

@@ -1,14 +1,18 @@
 /**
  * Calendar dates as ISO 8601 `YYYY-MM-DD` strings. Dates compare correctly as
- * strings, so they are stored and compared in that form everywhere.
+ * strings, so they are stored and compared in that form everywhere. The date
+ * rules of every request (required, optional, in order) are checked here.
  */
+import type { Violations } from "./errors.js";
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-/** Years outside what MySQL's DATE type promises are rejected. */
+/** Earliest year accepted: MySQL's DATE type promises nothing before it. */
 export const MIN_YEAR = 1000;
+/** Latest year accepted: MySQL's DATE type promises nothing after it. */
 export const MAX_YEAR = 9999;
 
+/** The violation description of a malformed date. */
 export const DATE_RULE = `must be a real calendar date YYYY-MM-DD between ${MIN_YEAR}-01-01 and ${MAX_YEAR}-12-31`;
 
 /** True for a real calendar date in `YYYY-MM-DD` form (no 2023-02-29, no 2024-13-01). */
@@ -18,6 +22,41 @@ export function isIsoDate(value: string): boolean {
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (year < MIN_YEAR || year > MAX_YEAR || month < 1 || month > 12 || day < 1) return false;
   return day <= daysInMonth(year, month);
+}
+
+/** A window of days, both inclusive, as ISO dates. */
+export interface DateWindow {
+  start: string;
+  end: string;
+}
+
+/** A required date field: a violation when empty or not a real date. Returns the value as sent. */
+export function requiredDate(value: string, field: string, v: Violations): string {
+  if (value === "") v.add(field, "is required");
+  else if (!isIsoDate(value)) v.add(field, DATE_RULE);
+  return value;
+}
+
+/** An optional date (a filter): undefined when empty; a violation when not a real date. */
+export function optionalDate(value: string, field: string, v: Violations): string | undefined {
+  if (value === "") return undefined;
+  if (!isIsoDate(value)) v.add(field, DATE_RULE);
+  return value;
+}
+
+/**
+ * Whether `start`..`end` is a period: true when both are real dates and `end`
+ * is not before `start`. When both are real dates but out of order, the
+ * violation names `endField` ("must not be before `startName`"); a malformed
+ * date was reported by its own check, so it adds nothing here.
+ */
+export function checkPeriodOrder(start: string, end: string, endField: string, startName: string, v: Violations): boolean {
+  if (!isIsoDate(start) || !isIsoDate(end)) return false;
+  if (end < start) {
+    v.add(endField, `must not be before ${startName}`);
+    return false;
+  }
+  return true;
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -1,6 +1,6 @@
 /**
  * The few typed errors the domain throws. They carry no transport codes: one
- * mapping (src/service/errors.ts) turns them into gRPC/Connect statuses.
+ * mapping (src/server/errors.ts) turns them into gRPC/Connect statuses.
  */
 
 /** One broken rule of one request field, e.g. `capacity.allocated_pct`. */
@@ -88,14 +88,17 @@ export class RateLimitedError extends Error {
 export class Violations {
   private readonly list: FieldViolation[] = [];
 
+  /** Records that `field` breaks the rule `description`. */
   add(field: string, description: string): void {
     this.list.push({ field, description });
   }
 
+  /** True while nothing has been recorded. */
   get empty(): boolean {
     return this.list.length === 0;
   }
 
+  /** Throws InvalidArgumentError with every violation, in the order recorded, if there is any. */
   throwIfAny(): void {
     if (this.list.length > 0) throw new InvalidArgumentError(this.list);
   }

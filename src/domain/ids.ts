@@ -1,3 +1,8 @@
+/**
+ * Identifiers: capacity ids (minted here), references to people and projects
+ * (UUIDs or type-prefixed ULIDs), request ids (UUIDs) and the tenant and app
+ * ids of tokens, with the request rules that check each.
+ */
 import { monotonicFactory } from "ulid";
 import type { Violations } from "./errors.js";
 
@@ -19,18 +24,38 @@ export function isCapacityId(value: string): boolean {
   return CAPACITY_ID.test(value);
 }
 
+/** The violation description of a malformed capacity id. */
+export const CAPACITY_ID_RULE = "must be a capacity id: cap_ followed by a ULID";
+
+/** A required capacity id field: a violation when empty or malformed. */
+export function checkCapacityId(id: string, field: string, v: Violations): void {
+  if (id === "") v.add(field, "is required");
+  else if (!isCapacityId(id)) v.add(field, CAPACITY_ID_RULE);
+}
+
+/** True for a UUID in its 8-4-4-4-12 hex form, in either case. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** An optional request id (AIP-155): empty, or a UUID. */
+export function checkRequestId(value: string, field: string, v: Violations): void {
+  if (value !== "" && !isUuid(value)) v.add(field, "must be a UUID");
+}
+
 /**
  * Canonical form of a reference (person, project, caller): a UUID in lower
  * case, or a type-prefixed ULID with a lower-case prefix and an upper-case
  * ULID. Returns undefined for anything else.
  */
 export function canonicalReference(value: string): string | undefined {
-  if (UUID.test(value)) return value.toLowerCase();
+  if (isUuid(value)) return value.toLowerCase();
   const match = PREFIXED_ULID.exec(value);
   if (match?.[1] === undefined || match[2] === undefined) return undefined;
   return `${match[1].toLowerCase()}_${match[2].toUpperCase()}`;
 }
 
+/** The violation description of a malformed reference. */
 export const REFERENCE_RULE = "must be a UUID or a type-prefixed ULID such as per_01HV6Z0Q6M3W3Y4X5V6T7S8R9P";
 
 /** A required reference field in canonical form; a violation when empty or malformed. */
@@ -53,6 +78,7 @@ export function optionalReference(value: string, field: string, v: Violations): 
 /** Tenant and application ids from tokens: 1–64 characters, letters, digits, `_`, `-`, `.`. */
 const SCOPE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** True for a tenant or application id a token may carry. */
 export function isScopeId(value: unknown): value is string {
   return typeof value === "string" && SCOPE_ID.test(value);
 }

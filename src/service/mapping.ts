@@ -1,8 +1,11 @@
+/** Between the domain's values and the proto messages, both ways. */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { FULL_BP, type AvailabilitySummary } from "../domain/availability.js";
 import type { CapacityInput, CapacityRecord } from "../domain/capacity.js";
+import type { DateWindow } from "../domain/dates.js";
 import { fromBasisPoints } from "../domain/percent.js";
-import { CapacitySchema, type Capacity } from "../gen/work/v1/capacity_pb.js";
+import { CapacitySchema, PersonAvailabilitySchema, type Capacity, type PersonAvailability } from "../gen/work/v1/capacity_pb.js";
 
 /** The wire form of a stored record. */
 export function toCapacity(r: CapacityRecord): Capacity {
@@ -80,4 +83,31 @@ export function estimatedSize(c: Capacity): number {
     bytes += field === "notes" ? Buffer.byteLength(JSON.stringify(value)) : Buffer.byteLength(value) + 2;
   }
   return bytes;
+}
+
+/**
+ * The wire form of one person's availability summary; with `minAvailableBp`
+ * (a batch's min_available_pct), also whether the person has that much free
+ * on every counted day.
+ */
+export function toPersonAvailability(personId: string, window: DateWindow, s: AvailabilitySummary, minAvailableBp: number | undefined): PersonAvailability {
+  return create(PersonAvailabilitySchema, {
+    personId,
+    periodStart: window.start,
+    periodEnd: window.end,
+    segments: s.segments.map((seg) => ({
+      periodStart: seg.periodStart,
+      periodEnd: seg.periodEnd,
+      allocatedPct: fromBasisPoints(seg.allocatedBp),
+      availablePct: fromBasisPoints(Math.max(0, FULL_BP - seg.allocatedBp)),
+      overallocated: seg.allocatedBp > FULL_BP,
+      capacityIds: seg.capacityIds,
+    })),
+    averageAllocatedPct: fromBasisPoints(s.averageBp),
+    peakAllocatedPct: fromBasisPoints(s.peakBp),
+    overallocatedDays: s.overallocatedDays,
+    availableDays: s.availableDays,
+    countedDays: s.countedDays,
+    meetsMinAvailable: minAvailableBp === undefined ? undefined : s.minAvailableBp >= minAvailableBp,
+  });
 }

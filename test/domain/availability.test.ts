@@ -10,7 +10,6 @@ import {
   segments,
   summarize,
   weekdaysBetween,
-  withinThreeYears,
   type Allocation,
 } from "../../src/domain/availability.js";
 import { fromEpochDay, toEpochDay } from "../../src/domain/dates.js";
@@ -175,15 +174,6 @@ describe("firstOverallocation", () => {
     const run = firstOverallocation("2027-01-01", "2027-01-31", [a("x", "2027-01-01", "2027-01-31", 60), a("y", "2027-01-05", "2027-01-06", 50), a("z", "2027-01-20", "2027-01-21", 90)]);
     expect(run).toMatchObject({ periodStart: "2027-01-05", periodEnd: "2027-01-06", allocatedBp: 11000 });
     expect(firstOverallocation("2027-01-01", "2027-01-31", [a("x", "2027-01-01", "2027-01-31", 100)])).toBeUndefined();
-  });
-});
-
-describe("withinThreeYears", () => {
-  it("allows up to three calendar years", () => {
-    expect(withinThreeYears("2027-01-01", "2029-12-31")).toBe(true);
-    expect(withinThreeYears("2027-01-01", "2030-01-01")).toBe(false);
-    expect(withinThreeYears("2028-02-29", "2031-02-28")).toBe(true);
-    expect(withinThreeYears("2028-02-29", "2031-03-01")).toBe(false);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fromEpochDay, isIsoDate, toEpochDay } from "../../src/domain/dates.js";
+import { checkPeriodOrder, DATE_RULE, fromEpochDay, isIsoDate, optionalDate, requiredDate, toEpochDay } from "../../src/domain/dates.js";
+import { violationsOf } from "../helpers/violations.js";
 
 describe("isIsoDate", () => {
   it.each(["2024-02-29", "2027-12-31", "1000-01-01", "9999-12-31", "2026-01-01"])("accepts %s", (d) => {
@@ -39,5 +40,42 @@ describe("epoch days", () => {
     }
     expect(toEpochDay("2024-03-01") - toEpochDay("2024-02-28")).toBe(2);
     expect(toEpochDay("1970-01-01")).toBe(0);
+  });
+});
+
+describe("requiredDate", () => {
+  it("returns the value and records nothing for a real date", () => {
+    expect(violationsOf((v) => expect(requiredDate("2027-02-28", "period_start", v)).toBe("2027-02-28"))).toEqual([]);
+  });
+  it("names the field: required when empty, the date rule when malformed", () => {
+    expect(violationsOf((v) => requiredDate("", "capacity.period_start", v))).toEqual([{ field: "capacity.period_start", description: "is required" }]);
+    expect(violationsOf((v) => requiredDate("2027-02-29", "period_end", v))).toEqual([{ field: "period_end", description: DATE_RULE }]);
+  });
+});
+
+describe("optionalDate", () => {
+  it("is undefined when empty, the value when real", () => {
+    expect(violationsOf((v) => expect(optionalDate("", "period_from", v)).toBeUndefined())).toEqual([]);
+    expect(violationsOf((v) => expect(optionalDate("2027-01-01", "period_from", v)).toBe("2027-01-01"))).toEqual([]);
+  });
+  it("records the date rule for a malformed date", () => {
+    expect(violationsOf((v) => optionalDate("2027-1-1", "period_to", v))).toEqual([{ field: "period_to", description: DATE_RULE }]);
+  });
+});
+
+describe("checkPeriodOrder", () => {
+  it("takes a single day and an ordered period", () => {
+    expect(violationsOf((v) => expect(checkPeriodOrder("2027-01-01", "2027-01-01", "period_end", "period_start", v)).toBe(true))).toEqual([]);
+    expect(violationsOf((v) => expect(checkPeriodOrder("2026-12-31", "2027-01-01", "period_end", "period_start", v)).toBe(true))).toEqual([]);
+  });
+  it("names the end field and the start's name when the end comes first", () => {
+    expect(violationsOf((v) => expect(checkPeriodOrder("2027-01-02", "2027-01-01", "capacity.period_end", "period_start", v)).toBe(false))).toEqual([
+      { field: "capacity.period_end", description: "must not be before period_start" },
+    ]);
+  });
+  it("adds nothing for a malformed or missing date (its own check reports it) but is not a period", () => {
+    for (const [start, end] of [["", "2027-01-01"], ["2027-01-01", "2027-02-30"], ["2027-13-01", "2027-01-01"]] as const) {
+      expect(violationsOf((v) => expect(checkPeriodOrder(start, end, "period_to", "period_from", v)).toBe(false))).toEqual([]);
+    }
   });
 });

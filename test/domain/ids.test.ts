@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { canonicalReference, isCapacityId, isScopeId, newCapacityId } from "../../src/domain/ids.js";
+import {
+  CAPACITY_ID_RULE,
+  canonicalReference,
+  checkCapacityId,
+  checkRequestId,
+  isCapacityId,
+  isScopeId,
+  isUuid,
+  newCapacityId,
+} from "../../src/domain/ids.js";
+import { violationsOf } from "../helpers/violations.js";
 
 describe("capacity ids", () => {
   it("are cap_ + a ULID, increasing within a millisecond", () => {
@@ -44,5 +54,34 @@ describe("isScopeId", () => {
   });
   it.each([["a".repeat(65)], [""], ["-lead"], ["with space"], ["ünï"], [42], [null], [["acme"]]])("rejects %j", (value) => {
     expect(isScopeId(value)).toBe(false);
+  });
+});
+
+describe("checkCapacityId", () => {
+  it("takes a capacity id", () => {
+    expect(violationsOf((v) => checkCapacityId(newCapacityId(), "id", v))).toEqual([]);
+  });
+  it("names the field: required when empty, the id rule when malformed", () => {
+    expect(violationsOf((v) => checkCapacityId("", "id", v))).toEqual([{ field: "id", description: "is required" }]);
+    expect(violationsOf((v) => checkCapacityId("cap_01m8fmtt425t0swt9wygc66pkf", "capacity.id", v))).toEqual([
+      { field: "capacity.id", description: CAPACITY_ID_RULE },
+    ]);
+  });
+});
+
+describe("request ids", () => {
+  it("are UUIDs in either case", () => {
+    expect(isUuid("6f9619ff-8b86-d011-b42d-00c04fc964ff")).toBe(true);
+    expect(isUuid("6F9619FF-8B86-D011-B42D-00C04FC964FF")).toBe(true);
+  });
+  it.each(["6f9619ff8b86d011b42d00c04fc964ff", "{6f9619ff-8b86-d011-b42d-00c04fc964ff}", "6f9619ff-8b86-d011-b42d-00c04fc964fg", "per_01M8FMTT425T0SWT9WYGC66PKF"])(
+    "rejects %s",
+    (value) => {
+      expect(isUuid(value)).toBe(false);
+      expect(violationsOf((v) => checkRequestId(value, "request_id", v))).toEqual([{ field: "request_id", description: "must be a UUID" }]);
+    },
+  );
+  it("are optional", () => {
+    expect(violationsOf((v) => checkRequestId("", "request_id", v))).toEqual([]);
   });
 });

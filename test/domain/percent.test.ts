@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { fromBasisPoints, toBasisPoints } from "../../src/domain/percent.js";
+import { fromBasisPoints, optionalPercent, PERCENT_RULE, requiredPercent, toBasisPoints } from "../../src/domain/percent.js";
+import { violationsOf } from "../helpers/violations.js";
 
 describe("toBasisPoints", () => {
   it.each([
@@ -30,5 +31,32 @@ describe("toBasisPoints", () => {
 
   it("round-trips every hundredth from 0 to 100", () => {
     for (let bp = 0; bp <= 10000; bp++) expect(toBasisPoints(fromBasisPoints(bp))).toBe(bp);
+  });
+});
+
+describe("requiredPercent", () => {
+  it("is the basis points of a valid percentage", () => {
+    expect(violationsOf((v) => expect(requiredPercent(33.33, "capacity.allocated_pct", v)).toBe(3333))).toEqual([]);
+    expect(violationsOf((v) => expect(requiredPercent(0, "capacity.allocated_pct", v)).toBe(0))).toEqual([]);
+  });
+  it("is 0 with a violation when absent or malformed", () => {
+    expect(violationsOf((v) => expect(requiredPercent(undefined, "capacity.allocated_pct", v)).toBe(0))).toEqual([
+      { field: "capacity.allocated_pct", description: "is required" },
+    ]);
+    expect(violationsOf((v) => expect(requiredPercent(100.5, "capacity.allocated_pct", v)).toBe(0))).toEqual([
+      { field: "capacity.allocated_pct", description: PERCENT_RULE },
+    ]);
+  });
+});
+
+describe("optionalPercent", () => {
+  it("is undefined when absent and the basis points when valid", () => {
+    expect(violationsOf((v) => expect(optionalPercent(undefined, "min_available_pct", v)).toBeUndefined())).toEqual([]);
+    expect(violationsOf((v) => expect(optionalPercent(12.5, "min_available_pct", v)).toBe(1250))).toEqual([]);
+  });
+  it.each([Number.NaN, -1, 33.333])("records the rule for %s", (pct) => {
+    expect(violationsOf((v) => expect(optionalPercent(pct, "min_available_pct", v)).toBeUndefined())).toEqual([
+      { field: "min_available_pct", description: PERCENT_RULE },
+    ]);
   });
 });

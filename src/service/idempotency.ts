@@ -1,0 +1,55 @@
+/**
+ * Idempotent SetCapacity (AIP-155): a request id names one write of one
+ * caller. A retry with the same id and the same request gets the first
+ * result back, read from the store; the same id with a different request is
+ * refused. Replay and save run inside the write's transaction, so a result is
+ * recorded exactly when the write commits.
+ */
+import { createHash } from "node:crypto";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Caller } from "../auth/caller.js";
+import { InvalidArgumentError } from "../domain/errors.js";
+import { CapacitySchema, SetCapacityRequestSchema, type Capacity, type SetCapacityRequest } from "../gen/work/v1/capacity_pb.js";
+import type { CapacityWriter } from "../store/store.js";
+
+/**
+ * What a retry must match: a hash of the caller (tenant, app, person) and the
+ * request's bytes. Stored with each result, so its recipe must never change:
+ * a retry across a deploy would otherwise be refused.
+ */
+export function requestFingerprint(caller: Pick<Caller, "tenantId" | "appId" | "personId">, req: SetCapacityRequest): string {
+  return createHash("sha256")
+    .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId]))
+    .update(toBinary(SetCapacityRequestSchema, req))
+    .digest("hex");
+}
+
+/** One write's idempotency: both methods do nothing when the request has no request id. */
+export interface IdempotentWrite {
+  /**
+   * The first result of an earlier call with this request id, if there was
+   * one. Throws InvalidArgumentError on `request_id` when that call sent a
+   * different request (or came from another caller).
+   */
+  replay(w: CapacityWriter): Promise<Capacity | undefined>;
+  /** Records `response` as the request id's result, in the write's transaction. */
+  save(w: CapacityWriter, response: Capacity, now: number): Promise<void>;
+}
+
+/** The idempotency of one SetCapacity call. Request ids compare case-insensitively (a UUID's hex digits). */
+export function idempotentWrite(caller: Pick<Caller, "tenantId" | "appId" | "personId">, req: SetCapacityRequest): IdempotentWrite {
+  const requestId = req.requestId.toLowerCase();
+  if (requestId === "") return { replay: () => Promise.resolve(undefined), save: () => Promise.resolve() };
+  const fingerprint = requestFingerprint(caller, req);
+  return {
+    async replay(w) {
+      const prior = await w.findRequest(requestId);
+      if (!prior) return undefined;
+      if (prior.fingerprint !== fingerprint) {
+        throw new InvalidArgumentError([{ field: "request_id", description: "was already used for a different request; use a new UUID" }]);
+      }
+      return fromBinary(CapacitySchema, prior.response);
+    },
+    save: (w, response, now) => w.saveRequest({ requestId, fingerprint, response: toBinary(CapacitySchema, response), createdAt: now }),
+  };
+}

@@ -1,0 +1,93 @@
+/** Request ids over a real store (SQLite): the fingerprint's recipe, replay, reuse for another request, and no-ops without an id. */
+import { create, equals } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../src/domain/errors.js";
+import { CapacitySchema, OverallocationPolicy, SetCapacityRequestSchema, type SetCapacityRequest } from "../../src/gen/work/v1/capacity_pb.js";
+import { idempotentWrite, requestFingerprint } from "../../src/service/idempotency.js";
+import { migrate } from "../../src/store/database.js";
+import { KnexCapacityStore } from "../../src/store/knex-store.js";
+import { testDatabase, type TestDatabase } from "../helpers/databases.js";
+import { tenant } from "../helpers/ids.js";
+
+const CALLER = { tenantId: "acme", appId: "crm", personId: "per_01M8FMTT425T0SWT9WYGC66PKA" };
+const request = (over: { requestId?: string; validateOnly?: boolean; overallocationPolicy?: OverallocationPolicy } = {}): SetCapacityRequest =>
+  create(SetCapacityRequestSchema, {
+    capacity: {
+      personId: "per_01M8FMTT425T0SWT9WYGC66PKF",
+      projectId: "prj_01M8FMTT425T0SWT9WYGC66PKG",
+      periodStart: "2027-01-01",
+      periodEnd: "2027-01-31",
+      allocatedPct: 40,
+    },
+    requestId: "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+    overallocationPolicy: OverallocationPolicy.REJECT,
+    ...over,
+  });
+const answer = create(CapacitySchema, { id: "cap_01M8FMTT425T0SWT9WYGC66PKF", tenantId: "acme", allocatedPct: 40, etag: "e1" });
+
+describe("requestFingerprint", () => {
+  it("keeps its recipe: fingerprints stored before a deploy still match after it", () => {
+    expect(requestFingerprint(CALLER, request())).toBe("f8daa9d33edd8dfa1c86edddb29e1e594aaae7de4cff50e3142c4406b8a0c277");
+    expect(requestFingerprint({ ...CALLER, appId: undefined }, request())).toBe("d1a52256ec61b0a8de666ff43ed51f0d4934d2bdb3e71e163c42f77cd6f0238a");
+  });
+  it("changes with the caller and with any byte of the request", () => {
+    const base = requestFingerprint(CALLER, request());
+    expect(requestFingerprint({ ...CALLER, personId: "per_01M8FMTT425T0SWT9WYGC66PKB" }, request())).not.toBe(base);
+    expect(requestFingerprint({ ...CALLER, tenantId: "other" }, request())).not.toBe(base);
+    expect(requestFingerprint(CALLER, request({ validateOnly: true }))).not.toBe(base);
+  });
+});
+
+describe("idempotentWrite on SQLite", () => {
+  let db: TestDatabase;
+  let store: KnexCapacityStore;
+  beforeAll(async () => {
+    db = testDatabase("sqlite");
+    await migrate(db.knex);
+    store = new KnexCapacityStore(db.knex);
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it("replays the saved answer for the same request; the id is kept in lower case", async () => {
+    const scope = { tenantId: tenant() };
+    const caller = { ...CALLER, tenantId: scope.tenantId, appId: undefined };
+    const first = idempotentWrite(caller, request());
+    expect(await store.transaction(scope, (w) => first.replay(w))).toBeUndefined();
+    await store.transaction(scope, (w) => first.save(w, answer, 1_800_000_000_000));
+    const retry = idempotentWrite(caller, request({ requestId: "6f9619ff-8b86-d011-b42d-00c04fc964ff" }));
+    // The id in another case finds the saved row, but its request bytes differ: refused, not replayed.
+    await expect(store.transaction(scope, (w) => retry.replay(w))).rejects.toBeInstanceOf(InvalidArgumentError);
+    const same = await store.transaction(scope, (w) => idempotentWrite(caller, request()).replay(w));
+    expect(same && equals(CapacitySchema, same, answer)).toBe(true);
+    const rows = await db.knex("capacity_requests").where({ tenant_id: scope.tenantId }).select("request_id");
+    expect(rows).toEqual([{ request_id: "6f9619ff-8b86-d011-b42d-00c04fc964ff" }]);
+  });
+
+  it("refuses the id for a different request or another caller, on request_id", async () => {
+    const scope = { tenantId: tenant() };
+    const caller = { ...CALLER, tenantId: scope.tenantId, appId: undefined };
+    await store.transaction(scope, (w) => idempotentWrite(caller, request()).save(w, answer, 1_800_000_000_000));
+    for (const [who, req] of [
+      [caller, request({ overallocationPolicy: OverallocationPolicy.ALLOW })],
+      [{ ...caller, personId: "per_01M8FMTT425T0SWT9WYGC66PKB" }, request()],
+    ] as const) {
+      const err = await store.transaction(scope, (w) => idempotentWrite(who, req).replay(w)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect((err as InvalidArgumentError).violations).toEqual([
+        { field: "request_id", description: "was already used for a different request; use a new UUID" },
+      ]);
+    }
+  });
+
+  it("does nothing without a request id", async () => {
+    const scope = { tenantId: tenant() };
+    const none = idempotentWrite({ ...CALLER, tenantId: scope.tenantId }, request({ requestId: "" }));
+    await store.transaction(scope, async (w) => {
+      expect(await none.replay(w)).toBeUndefined();
+      await none.save(w, answer, 1_800_000_000_000);
+    });
+    expect(await db.knex("capacity_requests").where({ tenant_id: scope.tenantId }).count({ n: "*" })).toEqual([{ n: 0 }]);
+  });
+});
