@@ -136,9 +136,8 @@ type Writable = Pick<
 >;
 
 function charCount(value: string): number {
-  let count = 0;
-  for (const _ of value) count++;
-  return count;
+  // Code points, not UTF-16 units: an emoji counts once.
+  return [...value].length;
 }
 
 /**

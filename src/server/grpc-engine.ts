@@ -72,7 +72,7 @@ function toServiceError(error: ConnectError, requestId: string): Partial<grpc.St
     const status = create(StatusSchema, { code: error.code, message: error.rawMessage, details });
     metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
   }
-  return { code: error.code as number as grpc.status, details: error.rawMessage, metadata };
+  return { code: error.code as number, details: error.rawMessage, metadata };
 }
 
 /** Milliseconds left before a grpc-js deadline (undefined without one). */
@@ -136,11 +136,12 @@ export async function startGrpcEngine(options: GrpcEngineOptions): Promise<GrpcE
 
   const api: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const { method, handle } of options.methods) {
+  for (const served of options.methods) {
+    const method = served.method;
     // Keyed by full path: two services may share a method name.
     const key = `${method.parent.typeName}/${method.name}`;
     api[key] = definition(method);
-    impl[key] = unary(method, (caller, req, deadline) => handle({ ...caller!, deadline }, req as Message), true);
+    impl[key] = unary(method, (caller, req, deadline) => served.handle({ ...caller!, deadline }, req as Message), true);
   }
   server.addService(api, impl);
 

@@ -60,8 +60,8 @@ function callOf(ctx: HandlerContext, maxDeadlineMs: number): Call {
 /** Registers the table on a Connect router: each RPC handed to its core with its call. */
 export function routes(methods: readonly ServedMethod[], options: RouteOptions): (router: ConnectRouter) => void {
   return (router) => {
-    for (const { method, handle } of methods) {
-      router.rpc(method, (req, ctx) => handle(callOf(ctx, options.maxDeadlineMs), req));
+    for (const served of methods) {
+      router.rpc(served.method, (req, ctx) => served.handle(callOf(ctx, options.maxDeadlineMs), req));
     }
   };
 }

@@ -13,7 +13,7 @@
  */
 import { Code, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { createAsyncIterable, type UniversalServerResponse } from "@connectrpc/connect/protocol";
 import type http from "node:http";
 import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 
@@ -29,14 +29,11 @@ async function collect(body: AsyncIterable<Uint8Array> | undefined): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
-}
 
 /** The response with a new body (and a content-length that matches it). */
 function withBody(res: UniversalServerResponse, body: Uint8Array, status = res.status): UniversalServerResponse {
   if (res.header?.has("content-length")) res.header.set("content-length", String(body.length));
-  return { ...res, status, body: once(body) };
+  return { ...res, status, body: createAsyncIterable([body]) };
 }
 
 /** A refused call's status as the response carries it, and the response itself (its body read once). */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import knexFactory, { type Knex } from "knex";
 import { migrationSource } from "./migrations/index.js";
 
+/** Where the database is and how to open it. */
 export interface DatabaseOptions {
   /** `mysql://…`; undefined selects the embedded SQLite file in `dataDir`. */
   url: string | undefined;
@@ -20,11 +21,7 @@ function knexLog(warn: (message: string) => void = () => {}): Knex.Config["log"]
   return { warn: say, error: say, deprecate: say, debug: () => {} };
 }
 
-export type Dialect = "mysql" | "sqlite";
-
-export function dialectOf(knex: Knex): Dialect {
-  return knex.client.config.client === "mysql2" ? "mysql" : "sqlite";
-}
+export { dialectOf, type Dialect } from "./dialect.js";
 
 /** Opens a Knex instance on MySQL or the embedded SQLite database. */
 export function openDatabase(options: DatabaseOptions): Knex {

@@ -192,11 +192,11 @@ export class KnexCapacityStore implements CapacityStore {
       const after = q.after;
       if (after !== undefined) {
         // The expanded form uses the (…, period_start, id) indexes on MySQL.
-        query.andWhere((w) =>
-          w
-            .where("period_start", ">", after.periodStart)
-            .orWhere((w2) => w2.where("period_start", after.periodStart).andWhere("id", ">", after.id)),
-        );
+        query.andWhere((w) => {
+          void w.where("period_start", ">", after.periodStart).orWhere((w2) => {
+            void w2.where("period_start", after.periodStart).andWhere("id", ">", after.id);
+          });
+        });
       }
       const rows = (await query.orderBy([{ column: "period_start" }, { column: "id" }]).limit(q.limit)) as CapacityRow[];
       return rows.map(toRecord);
@@ -211,15 +211,15 @@ export class KnexCapacityStore implements CapacityStore {
       const after = page?.after;
       if (after !== undefined) {
         // Expanded keyset form: it lets MySQL use the (tenant_id, person_id, period_start, id) index.
-        query.andWhere((w) =>
-          w
-            .where("person_id", ">", after.personId)
-            .orWhere((p) =>
-              p
-                .where("person_id", after.personId)
-                .andWhere((d) => d.where("period_start", ">", after.periodStart).orWhere((i) => i.where("period_start", after.periodStart).andWhere("id", ">", after.id))),
-            ),
-        );
+        query.andWhere((w) => {
+          void w.where("person_id", ">", after.personId).orWhere((p) => {
+            void p.where("person_id", after.personId).andWhere((d) => {
+              void d.where("period_start", ">", after.periodStart).orWhere((i) => {
+                void i.where("period_start", after.periodStart).andWhere("id", ">", after.id);
+              });
+            });
+          });
+        });
       }
       if (page !== undefined) query.orderBy([{ column: "person_id" }, { column: "period_start" }, { column: "id" }]).limit(page.limit);
       return ((await query) as AllocationRow[]).map(toAllocation);

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { dialectOf } from "../dialect.js";
 
 /**
  * The capacities table and the idempotency record of SetCapacity. Every key
@@ -7,7 +8,7 @@ import type { Knex } from "knex";
  * timestamps epoch milliseconds, percentages whole basis points.
  */
 export async function up(knex: Knex): Promise<void> {
-  const mysql = knex.client.config.client === "mysql2";
+  const mysql = dialectOf(knex) === "mysql";
   await knex.schema.createTable("capacities", (t) => {
     if (mysql) {
       t.charset("utf8mb4");
@@ -55,6 +56,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/** Reverts this migration. */
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable("capacity_requests");
   await knex.schema.dropTable("capacities");

@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { dialectOf } from "../dialect.js";
 
 /**
  * One row per person who has ever had an allocation written. Writers of a
@@ -6,7 +7,7 @@ import type { Knex } from "knex";
  * over-allocation check and the write it guards are atomic.
  */
 export async function up(knex: Knex): Promise<void> {
-  const mysql = knex.client.config.client === "mysql2";
+  const mysql = dialectOf(knex) === "mysql";
   await knex.schema.createTable("capacity_persons", (t) => {
     if (mysql) {
       t.charset("utf8mb4");
@@ -19,6 +20,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 }
 
+/** Reverts this migration. */
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable("capacity_persons");
 }

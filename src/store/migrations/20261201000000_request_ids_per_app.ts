@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { dialectOf } from "../dialect.js";
 
 /**
  * Idempotency keys (`request_id`) are scoped to the caller's (tenant, app),
@@ -16,7 +17,7 @@ const NEXT = "capacity_requests_next";
 const COLUMNS = ["tenant_id", "request_id", "fingerprint", "response", "created_at"];
 
 function requestsTable(knex: Knex, name: string, withApp: boolean): Knex.SchemaBuilder {
-  const mysql = knex.client.config.client === "mysql2";
+  const mysql = dialectOf(knex) === "mysql";
   return knex.schema.createTable(name, (t) => {
     if (mysql) {
       t.charset("utf8mb4");
@@ -40,6 +41,7 @@ async function swap(knex: Knex): Promise<void> {
   await knex.schema.renameTable(NEXT, TABLE);
 }
 
+/** Applies this migration. */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists(NEXT); // a rebuild interrupted earlier
   await requestsTable(knex, NEXT, true);
@@ -53,6 +55,7 @@ export async function up(knex: Knex): Promise<void> {
   await swap(knex);
 }
 
+/** Reverts this migration. */
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists(NEXT);
   await requestsTable(knex, NEXT, false);

@@ -10,13 +10,13 @@ const migrations: Record<string, Knex.Migration> = {
   "20261201000000_request_ids_per_app": requestIdsPerApp,
 };
 
+/** Knex's source of migrations: the list above, by name. */
 export const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(migrations),
+  getMigrations: () => Promise.resolve(Object.keys(migrations)),
   getMigrationName: (name) => name,
-  getMigration: async (name) => {
+  getMigration: (name) => {
     const migration = migrations[name];
-    if (!migration) throw new Error(`unknown migration ${name}`);
-    return migration;
+    return migration ? Promise.resolve(migration) : Promise.reject(new Error(`unknown migration ${name}`));
   },
 };
 
