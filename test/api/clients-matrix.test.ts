@@ -4,28 +4,23 @@
  * @grpc/grpc-js), on both databases: same results, same codes, same details.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { OverallocationPolicy } from "../../src/gen/work/v1/capacity_pb.js";
-import { CLIENT_KINDS, createTestClient, ok, type TestClient } from "../helpers/clients.js";
+import { CLIENT_KINDS, ok, type TestClient } from "../helpers/clients.js";
 import { ENGINES } from "../helpers/databases.js";
 import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { useTestServer, type TestServer } from "../helpers/server.js";
 
 describe.each(ENGINES)("on %s", (engine) => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer(engine);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
+  const suite = useTestServer(engine);
 
   describe.each(CLIENT_KINDS)("through %s", (kind) => {
+    let server: TestServer;
     let client: TestClient;
     beforeAll(() => {
-      client = createTestClient(kind, server.baseUrl);
+      server = suite.server;
+      client = suite.client(kind);
     });
-    afterAll(() => client.close());
 
     it("runs a record through create, get, list, update, confirm, delete and undelete", async () => {
       const t = tenant();

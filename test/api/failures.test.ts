@@ -4,32 +4,25 @@
  */
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../src/auth/tokens.js";
 import { openDatabase } from "../../src/store/database.js";
-import { createTestClient, type Outcome } from "../helpers/clients.js";
+import { countCapacities, createRequest as create } from "../helpers/capacities.js";
+import { codeOf as code, createTestClient, type Outcome } from "../helpers/clients.js";
 import { ENGINES, MYSQL_URL } from "../helpers/databases.js";
-import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, TEST_SECRET, type TestServer } from "../helpers/server.js";
+import { person, tenant } from "../helpers/ids.js";
+import { startTestServer, TEST_SECRET, useTestServer, type TestServer } from "../helpers/server.js";
 import { capturedLog } from "../helpers/log.js";
 import { freePort } from "../helpers/ports.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
-
-function code<T>(o: Outcome<T>): Code | "ok" {
-  return o.ok ? "ok" : o.code;
-}
-
-const create = () => ({
-  capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 },
-});
+import { startMysqlProxy } from "../helpers/tcp-proxy.js";
 
 describe.each(ENGINES)("on %s", (engine) => {
   describe("tokens", () => {
+    const suite = useTestServer(engine);
     let server: TestServer;
-    beforeAll(async () => {
-      server = await startTestServer(engine);
+    beforeAll(() => {
+      server = suite.server;
     });
-    afterAll(async () => server?.close());
 
     it("rejects missing, expired and foreign-signed tokens with UNAUTHENTICATED and writes nothing", async () => {
       const t = tenant();
@@ -40,8 +33,7 @@ describe.each(ENGINES)("on %s", (engine) => {
         expect(code(await client.call("setCapacity", create(), token))).toBe(Code.Unauthenticated);
         expect(code(await client.call("listCapacities", {}, token))).toBe(Code.Unauthenticated);
       }
-      const [row] = await server.db.knex("capacities").where("tenant_id", t).count({ n: "*" });
-      expect(Number(row?.n)).toBe(0);
+      expect(await countCapacities(server.db.knex, t)).toBe(0);
       client.close();
     });
 
@@ -110,11 +102,8 @@ describe.each(ENGINES)("on %s", (engine) => {
 
 describe("MySQL going away", () => {
   it("fails calls fast with UNAVAILABLE while it is gone, and recovers by itself", async () => {
-    const target = new URL(MYSQL_URL);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 3306));
-    const viaProxy = new URL(MYSQL_URL);
-    viaProxy.port = String(proxy.port);
-    const server = await startTestServer("mysql", { databaseUrl: viaProxy.toString() });
+    const proxy = await startMysqlProxy();
+    const server = await startTestServer("mysql", { databaseUrl: proxy.url });
     const client = createTestClient("grpc-connect-node", server.baseUrl);
     try {
       const token = await server.token(tenant());
@@ -146,19 +135,17 @@ describe("MySQL going away", () => {
   });
 
   it("waits at start-up, saying what for, and starts once the database is there", async () => {
-    const target = new URL(MYSQL_URL);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 3306));
+    const proxy = await startMysqlProxy();
     await proxy.cut();
-    const viaProxy = new URL(MYSQL_URL);
-    viaProxy.port = String(proxy.port);
     const captured = capturedLog();
     const adminPort = await freePort();
-    const starting = startTestServer("mysql", { databaseUrl: viaProxy.toString(), log: captured.log, env: { CAPACITY_ADMIN_PORT: String(adminPort) } });
+    const starting = startTestServer("mysql", { databaseUrl: proxy.url, log: captured.log, env: { CAPACITY_ADMIN_PORT: String(adminPort) } });
+    // The log names the host, port and database, never the credentials.
+    const expected = `waiting for the database: MySQL at 127.0.0.1:${proxy.port}${new URL(MYSQL_URL).pathname}`;
     try {
-      const saying = `waiting for the database: MySQL at 127.0.0.1:${proxy.port}${target.pathname}`;
-      await expect.poll(() => captured.lines().some((l) => l.msg === saying)).toBe(true);
+      await expect.poll(() => captured.lines().some((l) => l.msg === expected)).toBe(true);
       const waiting = captured.lines().find((l) => String(l.msg).startsWith("waiting for the database"));
-      expect(waiting).toMatchObject({ level: 40, msg: saying, reason: "ECONNREFUSED" });
+      expect(waiting).toMatchObject({ level: 40, msg: expected, reason: "ECONNREFUSED" });
       expect(JSON.stringify(captured.lines())).not.toContain("root@");
       // Probes answer meanwhile: alive, not ready.
       expect((await fetch(`http://127.0.0.1:${adminPort}/healthz`)).status).toBe(200);

@@ -8,11 +8,11 @@ import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/health/v1/health_pb.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CapacityService, OverallocationPolicy } from "../../src/gen/work/v1/capacity_pb.js";
-import { CLIENT_KINDS, createTestClient, ok, type Outcome, type Rpc, type TestClient } from "../helpers/clients.js";
+import { CLIENT_KINDS, ok, type Outcome, type Rpc, type TestClient } from "../helpers/clients.js";
 import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { useTestServer, type TestServer } from "../helpers/server.js";
 
 interface Ctx {
   client: TestClient;
@@ -87,18 +87,13 @@ const ROWS: Row[] = [
 ];
 
 describe("interop table", () => {
+  const suite = useTestServer("sqlite", { env: { CAPACITY_GRPC_PORT: "0" } });
   let server: TestServer;
-  const clients: TestClient[] = [];
-  beforeAll(async () => {
-    server = await startTestServer("sqlite", { env: { CAPACITY_GRPC_PORT: "0" } });
-    for (const kind of CLIENT_KINDS) clients.push(createTestClient(kind, server.baseUrl));
-    // The same table through the grpc-js engine (CAPACITY_GRPC_PORT).
-    const grpcEngine = `http://127.0.0.1:${server.app.grpcPort}`;
-    for (const kind of ["grpc-js", "grpc-connect-node"] as const) clients.push({ ...createTestClient(kind, grpcEngine), kind: `${kind} → grpc-js engine` });
-  });
-  afterAll(async () => {
-    clients.forEach((c) => c.close());
-    await server?.close();
+  let clients: TestClient[];
+  beforeAll(() => {
+    server = suite.server;
+    // Every client kind on the main port, and the same table through the grpc-js engine (CAPACITY_GRPC_PORT).
+    clients = [...CLIENT_KINDS.map((kind) => suite.client(kind)), suite.client("grpc-js", "grpc-engine"), suite.client("grpc-connect-node", "grpc-engine")];
   });
 
   it.each(ROWS)("%s (%s) answers alike through every client", async (_name, rpc, run) => {

@@ -3,20 +3,21 @@ import http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
+import { countCapacities, createRequest } from "../helpers/capacities.js";
 import { createTestClient, ok } from "../helpers/clients.js";
 import { capturedLog } from "../helpers/log.js";
-import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { person, tenant } from "../helpers/ids.js";
+import { startTestServer, useTestServer, type TestServer } from "../helpers/server.js";
 
 describe("metrics and logs", () => {
-  let server: TestServer;
   const logs = capturedLog("debug");
-  beforeAll(async () => {
-    server = await startTestServer("mysql", { log: logs.log });
+  const suite = useTestServer("mysql", { log: logs.log });
+  let server: TestServer;
+  beforeAll(() => {
+    server = suite.server;
   });
-  afterAll(async () => server?.close());
 
   it("counts calls by service, method and code on the admin port, with latency, in-flight, pool and process metrics", async () => {
     const client = createTestClient("grpc-js", server.baseUrl);
@@ -45,7 +46,7 @@ describe("metrics and logs", () => {
     const t = tenant();
     const token = await server.token(t, { appId: "crm" });
     const notes = "private remark 7f3a9 about salary";
-    ok(await client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5, notes } }, token));
+    ok(await client.call("setCapacity", createRequest({ notes }), token));
     await client.call("setCapacity", { capacity: { personId: "bad", notes } }, token);
     client.close();
     const lines = logs.text().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -63,11 +64,11 @@ describe("metrics and logs", () => {
 });
 
 describe("deadlines and limits", () => {
+  const suite = useTestServer("mysql", { env: { CAPACITY_MAX_DEADLINE_MS: "800" } });
   let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer("mysql", { env: { CAPACITY_MAX_DEADLINE_MS: "800" } });
+  beforeAll(() => {
+    server = suite.server;
   });
-  afterAll(async () => server?.close());
 
   /** Holds the person's write lock from another connection, so a write for them has to wait. */
   async function holdPersonLock(t: string, p: string): Promise<() => Promise<void>> {
@@ -90,10 +91,7 @@ describe("deadlines and limits", () => {
       )?.[1] ?? 0,
     );
     const started = Date.now();
-    const call = client.setCapacity(
-      { capacity: { personId: p, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } },
-      { headers, timeoutMs: 300 },
-    );
+    const call = client.setCapacity(createRequest({ personId: p }), { headers, timeoutMs: 300 });
     await expect(call).rejects.toMatchObject({ code: Code.DeadlineExceeded });
     // Generous for a loaded machine; without deadlines the call would wait for the lock (10 s cap).
     expect(Date.now() - started).toBeLessThan(3000);
@@ -107,7 +105,7 @@ describe("deadlines and limits", () => {
     for (let i = 0; i < 200 && (await ended()) < deadlineEndsBefore + 1; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await ended()).toBe(deadlineEndsBefore + 1);
     await release();
-    expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 0 }]);
+    expect(await countCapacities(server.db.knex, t)).toBe(0);
   });
 
   it("caps deadlines: a call without one gets CAPACITY_MAX_DEADLINE_MS", async () => {
@@ -116,28 +114,20 @@ describe("deadlines and limits", () => {
     const release = await holdPersonLock(t, p);
     const client = createTestClient("grpc-js", server.baseUrl);
     const started = Date.now();
-    const out = await client.call(
-      "setCapacity",
-      { capacity: { personId: p, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } },
-      await server.token(t),
-    );
+    const out = await client.call("setCapacity", createRequest({ personId: p }), await server.token(t));
     const took = Date.now() - started;
     await release();
     client.close();
     expect(out.ok ? "ok" : out.code).toBe(Code.DeadlineExceeded);
     expect(took).toBeGreaterThanOrEqual(700);
     expect(took).toBeLessThan(3000);
-    expect(await server.db.knex("capacities").where({ tenant_id: t }).count({ n: "*" })).toEqual([{ n: 0 }]);
+    expect(await countCapacities(server.db.knex, t)).toBe(0);
   });
 
   it("refuses a message over 1 MiB with RESOURCE_EXHAUSTED", async () => {
     for (const kind of ["grpc-connect-node", "connect-json-http1", "grpc-js"] as const) {
       const client = createTestClient(kind, server.baseUrl);
-      const out = await client.call(
-        "setCapacity",
-        { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5, notes: "x".repeat(1_100_000) } },
-        await server.token(tenant()),
-      );
+      const out = await client.call("setCapacity", createRequest({ notes: "x".repeat(1_100_000) }), await server.token(tenant()));
       expect(out.ok ? "ok" : out.code).toBe(Code.ResourceExhausted);
     }
   });
@@ -147,7 +137,7 @@ describe("deadlines and limits", () => {
     try {
       const client = createTestClient("grpc-connect-node", small.baseUrl);
       const token = await small.token(tenant());
-      const big = { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5, notes: "x".repeat(200_000) } };
+      const big = createRequest({ notes: "x".repeat(200_000) });
       for (let i = 0; i < 20; i++) {
         const out = await client.call("setCapacity", big, token);
         expect(out.ok ? "ok" : out.code).toBe(Code.ResourceExhausted);

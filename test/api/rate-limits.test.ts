@@ -6,12 +6,11 @@
  * test is small next to the bucket; loops stop at the first refusal.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestClient, ok, type ClientKind, type Outcome, type TestClient } from "../helpers/clients.js";
-import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-
-const create = () => ({ capacity: { personId: person(), projectId: project(), periodStart: "2027-03-01", periodEnd: "2027-03-31", allocatedPct: 10 } });
+import { beforeAll, describe, expect, it } from "vitest";
+import { countCapacities, createRequest as create } from "../helpers/capacities.js";
+import { ok, type ClientKind, type Outcome, type TestClient } from "../helpers/clients.js";
+import { tenant } from "../helpers/ids.js";
+import { useTestServer, type TestServer } from "../helpers/server.js";
 
 type Failure = Extract<Outcome<unknown>, { ok: false }>;
 
@@ -40,103 +39,90 @@ function expectRateLimited(f: Failure, scope: string, maxDelayMs: number): void 
 }
 
 describe("tenant limits", () => {
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer("sqlite", {
-      env: {
-        CAPACITY_GRPC_PORT: "0",
-        CAPACITY_RATE_TENANT_CALLS_PER_S: "3", // 60 calls in a burst
-        CAPACITY_RATE_TENANT_WRITES_PER_S: "1", // 20 writes in a burst
-        CAPACITY_RATE_APP_CALLS_PER_S: "0",
-        CAPACITY_RATE_APP_WRITES_PER_S: "0",
-        CAPACITY_RATE_BURST_MS: "20000",
-      },
-    });
+  const suite = useTestServer("sqlite", {
+    env: {
+      CAPACITY_GRPC_PORT: "0",
+      CAPACITY_RATE_TENANT_CALLS_PER_S: "3", // 60 calls in a burst
+      CAPACITY_RATE_TENANT_WRITES_PER_S: "1", // 20 writes in a burst
+      CAPACITY_RATE_APP_CALLS_PER_S: "0",
+      CAPACITY_RATE_APP_WRITES_PER_S: "0",
+      CAPACITY_RATE_BURST_MS: "20000",
+    },
   });
-  afterAll(async () => server?.close());
+  let server: TestServer;
+  beforeAll(() => {
+    server = suite.server;
+  });
 
-  const kinds: Array<[string, ClientKind, () => string]> = [
-    ["Connect on connect-node", "connect-json-http1", () => server.baseUrl],
-    ["gRPC on connect-node", "grpc-connect-node", () => server.baseUrl],
-    ["gRPC on the grpc-js engine", "grpc-js", () => `http://127.0.0.1:${server.app.grpcPort}`],
+  const kinds: Array<[string, ClientKind, "main" | "grpc-engine"]> = [
+    ["Connect on connect-node", "connect-json-http1", "main"],
+    ["gRPC on connect-node", "grpc-connect-node", "main"],
+    ["gRPC on the grpc-js engine", "grpc-js", "grpc-engine"],
   ];
 
-  it.each(kinds)("%s: writes past the limit are RESOURCE_EXHAUSTED with RetryInfo, write nothing, count, and leave reads and other tenants alone", async (_name, kind, url) => {
-    const client: TestClient = createTestClient(kind, url());
-    try {
-      const t = tenant();
-      const token = await server.token(t);
-      const countedBefore = await refusalsCounted(server, "SetCapacity", "tenant_writes");
-      let last = create();
-      const { passed, refusal } = await untilRefused(60, () => client.call("setCapacity", (last = create()), token));
-      expect(passed).toBeGreaterThanOrEqual(20);
-      expectRateLimited(refusal, "tenant_writes", 1000);
-      // What was refused wrote nothing: exactly the acknowledged writes are stored, not the refused one.
-      const [row] = await server.db.knex("capacities").where("tenant_id", t).count({ n: "*" });
-      expect(Number(row?.n)).toBe(passed);
-      expect(await server.db.knex("capacities").where({ tenant_id: t, person_id: last.capacity.personId })).toEqual([]);
-      // Reads of the same tenant still pass.
-      let record = ok(await client.call("listCapacities", { pageSize: 1 }, token)).capacities[0]!;
-      // Deletes and undeletes are writes too (the bucket refills 1/s, so toggling meets a refusal at once
-      // or within a few calls), and the refused one changes nothing.
-      const toggled = await untilRefused(30, async () => {
-        const out = record.isDeleted
-          ? await client.call("undeleteCapacity", { id: record.id, etag: record.etag }, token)
-          : await client.call("deleteCapacity", { id: record.id, etag: record.etag }, token);
-        if (out.ok) record = out.value;
-        return out;
-      });
-      expectRateLimited(toggled.refusal, "tenant_writes", 1000);
-      const after = ok(await client.call("getCapacity", { id: record.id }, token));
-      expect([after.etag, after.isDeleted]).toEqual([record.etag, record.isDeleted]);
-      // Another tenant still writes.
-      ok(await client.call("setCapacity", create(), await server.token(tenant())));
-      expect(await refusalsCounted(server, "SetCapacity", "tenant_writes")).toBe(countedBefore + 1);
-      const toggles = (await refusalsCounted(server, "DeleteCapacity", "tenant_writes")) + (await refusalsCounted(server, "UndeleteCapacity", "tenant_writes"));
-      expect(toggles).toBeGreaterThanOrEqual(1);
-    } finally {
-      client.close();
-    }
+  it.each(kinds)("%s: writes past the limit are RESOURCE_EXHAUSTED with RetryInfo, write nothing, count, and leave reads and other tenants alone", async (_name, kind, port) => {
+    const client: TestClient = suite.client(kind, port);
+    const t = tenant();
+    const token = await server.token(t);
+    const countedBefore = await refusalsCounted(server, "SetCapacity", "tenant_writes");
+    let last = create();
+    const { passed, refusal } = await untilRefused(60, () => client.call("setCapacity", (last = create()), token));
+    expect(passed).toBeGreaterThanOrEqual(20);
+    expectRateLimited(refusal, "tenant_writes", 1000);
+    // What was refused wrote nothing: exactly the acknowledged writes are stored, not the refused one.
+    expect(await countCapacities(server.db.knex, t)).toBe(passed);
+    expect(await server.db.knex("capacities").where({ tenant_id: t, person_id: last.capacity.personId })).toEqual([]);
+    // Reads of the same tenant still pass.
+    let record = ok(await client.call("listCapacities", { pageSize: 1 }, token)).capacities[0]!;
+    // Deletes and undeletes are writes too (the bucket refills 1/s, so toggling meets a refusal at once
+    // or within a few calls), and the refused one changes nothing.
+    const toggled = await untilRefused(30, async () => {
+      const out = record.isDeleted
+        ? await client.call("undeleteCapacity", { id: record.id, etag: record.etag }, token)
+        : await client.call("deleteCapacity", { id: record.id, etag: record.etag }, token);
+      if (out.ok) record = out.value;
+      return out;
+    });
+    expectRateLimited(toggled.refusal, "tenant_writes", 1000);
+    const after = ok(await client.call("getCapacity", { id: record.id }, token));
+    expect([after.etag, after.isDeleted]).toEqual([record.etag, record.isDeleted]);
+    // Another tenant still writes.
+    ok(await client.call("setCapacity", create(), await server.token(tenant())));
+    expect(await refusalsCounted(server, "SetCapacity", "tenant_writes")).toBe(countedBefore + 1);
+    const toggles = (await refusalsCounted(server, "DeleteCapacity", "tenant_writes")) + (await refusalsCounted(server, "UndeleteCapacity", "tenant_writes"));
+    expect(toggles).toBeGreaterThanOrEqual(1);
   });
 
   it("refuses reads past the tenant's call limit, on every engine alike", async () => {
     const t = tenant();
     const token = await server.token(t);
-    const connect = createTestClient("connect-binary-http2", server.baseUrl);
-    const engine = createTestClient("grpc-js", `http://127.0.0.1:${server.app.grpcPort}`);
-    try {
-      const { passed, refusal } = await untilRefused(120, () => connect.call("listCapacities", { pageSize: 1 }, token));
-      expect(passed).toBeGreaterThanOrEqual(60);
-      expectRateLimited(refusal, "tenant_calls", 1000 / 3 + 1);
-      // The grpc-js engine charges the same bucket: it refuses within the few calls refilled meanwhile, not after 60.
-      const onEngine = await untilRefused(60, () => engine.call("listCapacities", { pageSize: 1 }, token));
-      expect(onEngine.passed).toBeLessThan(20);
-      expectRateLimited(onEngine.refusal, "tenant_calls", 1000 / 3 + 1);
-      ok(await connect.call("listCapacities", {}, await server.token(tenant())));
-      expect(await refusalsCounted(server, "ListCapacities", "tenant_calls")).toBeGreaterThanOrEqual(1);
-    } finally {
-      connect.close();
-      engine.close();
-    }
+    const connect = suite.client("connect-binary-http2");
+    const engine = suite.client("grpc-js", "grpc-engine");
+    const { passed, refusal } = await untilRefused(120, () => connect.call("listCapacities", { pageSize: 1 }, token));
+    expect(passed).toBeGreaterThanOrEqual(60);
+    expectRateLimited(refusal, "tenant_calls", 1000 / 3 + 1);
+    // The grpc-js engine charges the same bucket: it refuses within the few calls refilled meanwhile, not after 60.
+    const onEngine = await untilRefused(60, () => engine.call("listCapacities", { pageSize: 1 }, token));
+    expect(onEngine.passed).toBeLessThan(20);
+    expectRateLimited(onEngine.refusal, "tenant_calls", 1000 / 3 + 1);
+    ok(await connect.call("listCapacities", {}, await server.token(tenant())));
+    expect(await refusalsCounted(server, "ListCapacities", "tenant_calls")).toBeGreaterThanOrEqual(1);
   });
 });
 
 describe("app limits", () => {
+  const suite = useTestServer("sqlite", {
+    env: {
+      CAPACITY_RATE_TENANT_WRITES_PER_S: "3", // 60 writes in a burst
+      CAPACITY_RATE_APP_WRITES_PER_S: "1", // 20 writes in a burst
+      CAPACITY_RATE_BURST_MS: "20000",
+    },
+  });
   let server: TestServer;
   let client: TestClient;
-  beforeAll(async () => {
-    server = await startTestServer("sqlite", {
-      env: {
-        CAPACITY_RATE_TENANT_WRITES_PER_S: "3", // 60 writes in a burst
-        CAPACITY_RATE_APP_WRITES_PER_S: "1", // 20 writes in a burst
-        CAPACITY_RATE_BURST_MS: "20000",
-      },
-    });
-    client = createTestClient("grpc-connect-node", server.baseUrl);
-  });
-  afterAll(async () => {
-    client?.close();
-    await server?.close();
+  beforeAll(() => {
+    server = suite.server;
+    client = suite.client("grpc-connect-node");
   });
 
   it("limits one app of a tenant without holding back the tenant's other apps", async () => {

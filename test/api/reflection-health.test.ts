@@ -9,14 +9,13 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ServerReflection, ServerReflectionRequestSchema } from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../src/gen/health/v1/health_pb.js";
 import { HealthMonitor } from "../../src/server/health.js";
-import { MYSQL_URL } from "../helpers/databases.js";
 import { person, project, tenant } from "../helpers/ids.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-import { startTcpProxy } from "../helpers/tcp-proxy.js";
+import { startTestServer, useTestServer, type TestServer } from "../helpers/server.js";
+import { startMysqlProxy } from "../helpers/tcp-proxy.js";
 
 const run = promisify(execFile);
 const BUF = "node_modules/.bin/buf";
@@ -32,11 +31,11 @@ async function bufCurl(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe("server reflection", () => {
+  const suite = useTestServer("sqlite");
   let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer("sqlite");
+  beforeAll(() => {
+    server = suite.server;
   });
-  afterAll(async () => server?.close());
 
   it("lists services and methods for buf curl (v1 and v1alpha), without a token", async () => {
     for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
@@ -157,11 +156,8 @@ describe("health", () => {
   });
 
   it("follows the database away and back (Watch, Check, /readyz) and reports NOT_SERVING while draining", async () => {
-    const target = new URL(MYSQL_URL);
-    const proxy = await startTcpProxy(target.hostname, Number(target.port || 3306));
-    const viaProxy = new URL(MYSQL_URL);
-    viaProxy.port = String(proxy.port);
-    const server = await startTestServer("mysql", { databaseUrl: viaProxy.toString() });
+    const proxy = await startMysqlProxy();
+    const server = await startTestServer("mysql", { databaseUrl: proxy.url });
     server.app.health.stop();
     const health = createClient(Health, createGrpcTransport({ baseUrl: server.baseUrl }));
     const abort = new AbortController();

@@ -53,6 +53,28 @@ export interface TestClient {
   close(): void;
 }
 
+/**
+ * The outcome of a call made with a connect-es client: its answer, or the
+ * status and details of the ConnectError it rejected with, read the way a
+ * client on the wire reads them.
+ */
+export async function settle<T>(call: Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await call };
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return {
+      ok: false,
+      code: e.code,
+      message: e.rawMessage,
+      violations: e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
+      errorInfo: e.findDetails(ErrorInfoSchema).map((i) => ({ reason: i.reason, domain: i.domain, metadata: { ...i.metadata } })),
+      retryDelayMs: delayMs(e.findDetails(RetryInfoSchema)[0]),
+      requestId: e.metadata.get("x-request-id") ?? undefined,
+    };
+  }
+}
+
 export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js" | "grpc-web-http1";
 export const CLIENT_KINDS: ClientKind[] = ["connect-json-http1", "connect-binary-http2", "grpc-connect-node", "grpc-js", "grpc-web-http1"];
 
@@ -79,21 +101,7 @@ function connectClient(kind: ClientKind, transport: Transport): TestClient {
   return {
     kind,
     async call(rpc, req, token) {
-      try {
-        const value = await client[rpc](req, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
-        return { ok: true, value };
-      } catch (err) {
-        const e = ConnectError.from(err);
-        return {
-          ok: false,
-          code: e.code,
-          message: e.rawMessage,
-          violations: e.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => ({ field: v.field, description: v.description }))),
-          errorInfo: e.findDetails(ErrorInfoSchema).map((i) => ({ reason: i.reason, domain: i.domain, metadata: { ...i.metadata } })),
-          retryDelayMs: delayMs(e.findDetails(RetryInfoSchema)[0]),
-          requestId: e.metadata.get("x-request-id") ?? undefined,
-        };
-      }
+      return settle(client[rpc](req, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }));
     },
     close() {},
   };
@@ -204,4 +212,36 @@ function grpcJsClient(baseUrl: string): TestClient {
 export function ok<T>(outcome: Outcome<T>): T {
   if (!outcome.ok) throw new Error(`expected success, got ${Code[outcome.code]}: ${outcome.message}`);
   return outcome.value;
+}
+
+/** A failed outcome, reduced to what tests compare; fails the test when the call succeeded. */
+export interface Failure {
+  code: Code;
+  /** The BadRequest field violations' fields, in order. */
+  fields: string[];
+  violations: Violation[];
+  message: string;
+  errorInfo: ErrorInfo[];
+}
+
+/** The status of a failed outcome; fails the test with the answer otherwise. */
+export function failure<T>(outcome: Outcome<T>): Failure {
+  if (outcome.ok) throw new Error(`expected a failure, got success: ${JSON.stringify(outcome.value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+  return {
+    code: outcome.code,
+    fields: outcome.violations.map((v) => v.field),
+    violations: outcome.violations,
+    message: outcome.message,
+    errorInfo: outcome.errorInfo,
+  };
+}
+
+/** The status of a connect-es call that must fail; fails the test when it succeeds. */
+export async function failed<T>(call: Promise<T>): Promise<Failure> {
+  return failure(await settle(call));
+}
+
+/** "ok" or the status code: for loops that expect either. */
+export function codeOf<T>(outcome: Outcome<T>): Code | "ok" {
+  return outcome.ok ? "ok" : outcome.code;
 }

@@ -1,9 +1,12 @@
 import { pino, type Logger } from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { startApp, type App } from "../../src/app.js";
 import { mintToken } from "../../src/auth/tokens.js";
 import { loadConfig, type Config } from "../../src/config.js";
+import { createTestClient, type ClientKind, type TestClient } from "./clients.js";
 import { testDatabase, type Engine, type TestDatabase } from "./databases.js";
 import { person } from "./ids.js";
+import { sqlAudit } from "./sql-audit.js";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret-0123";
 
@@ -14,31 +17,6 @@ export interface TestServer {
   /** A valid token for the tenant (and app), signed with the server's secret. */
   token(tenantId: string, options?: { sub?: string; appId?: string }): Promise<string>;
   close(): Promise<void>;
-}
-
-/**
- * Watches every statement the service sends: each read or write of a table
- * must name tenant_id (a predicate, or the inserted column). Fails the suite
- * at close otherwise. Health pings and migrations are exempt.
- */
-function sqlAudit(): { see: (sql: string) => void; check: () => void } {
-  const offending: string[] = [];
-  let seen = 0;
-  return {
-    see(sql) {
-      seen++;
-      const s = sql.trim().toLowerCase();
-      if (!/^(select|insert|update|delete)\b/.test(s)) return; // DDL, BEGIN/COMMIT, PRAGMA
-      if (s === "select 1" || /knex_migrations|sqlite_master|information_schema/.test(s)) return;
-      const named = s.startsWith("insert") ? /[`"]tenant_id[`"]/.test(s) : /[`"]tenant_id[`"]\s*(=|in\b)/.test(s);
-      if (!named) offending.push(sql);
-    },
-    check() {
-      // The health ping alone guarantees statements: none seen means the hook is not wired.
-      if (seen === 0) throw new Error("SQL audit saw no statement at all");
-      if (offending.length > 0) throw new Error(`SQL without a tenant_id predicate:\n${offending.join("\n")}`);
-    },
-  };
 }
 
 export interface TestServerOptions {
@@ -80,6 +58,58 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
       await app.close();
       await db.knex.destroy();
       audit.check();
+    },
+  };
+}
+
+/** A server that lives for one `describe` block, with its clients. */
+export interface SuiteServer {
+  /** The running server; read it inside tests and hooks, not at collection time. */
+  readonly server: TestServer;
+  /**
+   * The suite's client of `kind` on the main port, or on the grpc-js engine's
+   * port (CAPACITY_GRPC_PORT must be set), made on first use and closed with
+   * the server.
+   */
+  client(kind: ClientKind, port?: "main" | "grpc-engine"): TestClient;
+}
+
+/**
+ * Registers hooks that start the real server before the block's tests and
+ * close it, with every client made through the handle, after them: the setup
+ * each over-the-wire suite used to write out.
+ */
+export function useTestServer(engine: Engine, options: TestServerOptions = {}): SuiteServer {
+  let server: TestServer | undefined;
+  const clients = new Map<string, TestClient>();
+  beforeAll(async () => {
+    server = await startTestServer(engine, options);
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of clients.values()) c.close();
+    clients.clear();
+    await server?.close();
+  });
+  const running = (): TestServer => {
+    if (!server) throw new Error("the suite's server is not running (read it inside a test or hook)");
+    return server;
+  };
+  return {
+    get server() {
+      return running();
+    },
+    client(kind, port = "main") {
+      const key = `${kind}|${port}`;
+      let c = clients.get(key);
+      if (!c) {
+        const s = running();
+        c =
+          port === "main"
+            ? createTestClient(kind, s.baseUrl)
+            : { ...createTestClient(kind, `http://127.0.0.1:${s.app.grpcPort}`), kind: `${kind} → grpc-js engine` };
+        clients.set(key, c);
+      }
+      return c;
     },
   };
 }

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { MYSQL_URL } from "./databases.js";
 
 /** A TCP forwarder the test can cut and restore, to make a database vanish and come back. */
 export interface TcpProxy {
@@ -46,4 +47,19 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     close: stop,
   };
+}
+
+/** A proxy in front of the test MySQL, and the database URL that goes through it. */
+export interface MysqlProxy extends TcpProxy {
+  /** MYSQL_URL with the proxy's port: hand it to the server as its database. */
+  url: string;
+}
+
+/** Puts a cuttable proxy in front of the suites' MySQL (MYSQL_URL): the database can then vanish and come back. */
+export async function startMysqlProxy(): Promise<MysqlProxy> {
+  const target = new URL(MYSQL_URL);
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 3306));
+  const viaProxy = new URL(MYSQL_URL);
+  viaProxy.port = String(proxy.port);
+  return Object.assign(proxy, { url: viaProxy.toString() });
 }
