@@ -14,13 +14,14 @@ import type { CapacityWriter } from "../store/store.js";
 
 /**
  * What a retry must match: a hash of the caller (tenant, app, person) and the
- * request's bytes. Stored with each result, so its recipe must never change:
- * a retry across a deploy would otherwise be refused.
+ * request's bytes, its request id in lower case (the same UUID in capitals is
+ * the same id). Stored with each result, so its recipe must never change: a
+ * retry across a deploy would otherwise be refused.
  */
 export function requestFingerprint(caller: Pick<Caller, "tenantId" | "appId" | "personId">, req: SetCapacityRequest): string {
   return createHash("sha256")
     .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId]))
-    .update(toBinary(SetCapacityRequestSchema, req))
+    .update(toBinary(SetCapacityRequestSchema, { ...req, requestId: req.requestId.toLowerCase() }))
     .digest("hex");
 }
 

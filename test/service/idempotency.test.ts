@@ -27,8 +27,11 @@ const answer = create(CapacitySchema, { id: "cap_01M8FMTT425T0SWT9WYGC66PKF", te
 
 describe("requestFingerprint", () => {
   it("keeps its recipe: fingerprints stored before a deploy still match after it", () => {
-    expect(requestFingerprint(CALLER, request())).toBe("f8daa9d33edd8dfa1c86edddb29e1e594aaae7de4cff50e3142c4406b8a0c277");
-    expect(requestFingerprint({ ...CALLER, appId: undefined }, request())).toBe("d1a52256ec61b0a8de666ff43ed51f0d4934d2bdb3e71e163c42f77cd6f0238a");
+    // The values of the first recipe for a lower-case id; an id in capitals now hashes as its lower case.
+    const lower = request({ requestId: "6f9619ff-8b86-d011-b42d-00c04fc964ff" });
+    expect(requestFingerprint(CALLER, lower)).toBe("79132b67192088f502962f9eaf03b786dda4377af02b968a66a1960df7c8fc7c");
+    expect(requestFingerprint({ ...CALLER, appId: undefined }, lower)).toBe("7d39d5e87b3389b2e104f0cb54a93e2bc546ae44a8e4ca397e1f0a1011ff55e7");
+    expect(requestFingerprint(CALLER, request())).toBe(requestFingerprint(CALLER, lower));
   });
   it("changes with the caller and with any byte of the request", () => {
     const base = requestFingerprint(CALLER, request());
@@ -50,15 +53,16 @@ describe("idempotentWrite on SQLite", () => {
     await store.close();
   });
 
-  it("replays the saved answer for the same request; the id is kept in lower case", async () => {
+  it("replays the saved answer for the same request, whatever the case of its id; the id is kept in lower case", async () => {
     const scope = { tenantId: tenant() };
     const caller = { ...CALLER, tenantId: scope.tenantId, appId: undefined };
     const first = idempotentWrite(caller, request());
     expect(await store.transaction(scope, (w) => first.replay(w))).toBeUndefined();
     await store.transaction(scope, (w) => first.save(w, answer, 1_800_000_000_000));
     const retry = idempotentWrite(caller, request({ requestId: "6f9619ff-8b86-d011-b42d-00c04fc964ff" }));
-    // The id in another case finds the saved row, but its request bytes differ: refused, not replayed.
-    await expect(store.transaction(scope, (w) => retry.replay(w))).rejects.toBeInstanceOf(InvalidArgumentError);
+    // The same UUID in lower case is the same id and the same request: replayed.
+    const lower = await store.transaction(scope, (w) => retry.replay(w));
+    expect(lower && equals(CapacitySchema, lower, answer)).toBe(true);
     const same = await store.transaction(scope, (w) => idempotentWrite(caller, request()).replay(w));
     expect(same && equals(CapacitySchema, same, answer)).toBe(true);
     const rows = await db.knex("capacity_requests").where({ tenant_id: scope.tenantId }).select("request_id");

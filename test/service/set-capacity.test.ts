@@ -200,6 +200,15 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       expect(await countRows()).toBe(before);
     });
 
+    it("treats a request_id in capitals as the same id: the retry in lower case is replayed", async () => {
+      const id = randomUUID();
+      const req = fresh();
+      const first = await client.setCapacity({ ...req, requestId: id.toUpperCase() });
+      const before = await countRows();
+      expect(await client.setCapacity({ ...req, requestId: id })).toEqual(first);
+      expect(await countRows()).toBe(before);
+    });
+
     it("rejects the same request_id with a different request, or from another caller", async () => {
       const req = { ...fresh(), requestId: randomUUID() };
       await client.setCapacity(req);
