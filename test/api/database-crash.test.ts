@@ -97,10 +97,12 @@ describe("the database dies under load", () => {
 
     // Every acknowledged write is stored with its acknowledged value.
     const knex = openDatabase({ url: db.url, dataDir: "." });
-    const rows = await knex("capacities").where({ tenant_id: t }).select("id", "allocated_bp", "etag", "person_id", "period_end");
+    const rows: Array<{ id: string; allocated_bp: number; etag: string; person_id: string; period_end: string }> = await knex("capacities")
+      .where({ tenant_id: t })
+      .select("id", "allocated_bp", "etag", "person_id", "period_end");
     const requests = await knex("capacity_requests").where({ tenant_id: t }).count({ n: "*" });
     await knex.destroy();
-    const stored = new Map(rows.map((r) => [r.id as string, r]));
+    const stored = new Map(rows.map((r) => [r.id, r]));
     // The last acknowledged write of a record is what is stored (value and etag), unless a later
     // unacknowledged update of it committed just before the crash: then the row holds that update's value
     // under a new etag.
@@ -108,7 +110,7 @@ describe("the database dies under load", () => {
       const row = stored.get(id);
       if (row === undefined) return true;
       if (row.etag === v.etag) return row.allocated_bp !== v.bp;
-      return !(unacknowledged.get(id) ?? []).includes(row.allocated_bp as number);
+      return !(unacknowledged.get(id) ?? []).includes(row.allocated_bp);
     });
     expect(lost).toEqual([]);
     // Nothing by halves: every stored row is complete.

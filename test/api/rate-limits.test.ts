@@ -133,7 +133,7 @@ describe("app limits", () => {
     expectRateLimited(refusal, "app_writes", 1000);
     ok(await client.call("setCapacity", create(), await server.token(t, { appId: "erp" })));
     ok(await client.call("setCapacity", create(), await server.token(t)));
-    const stored = await server.db.knex("capacities").where("tenant_id", t).select("app_id");
+    const stored: Array<{ app_id: string }> = await server.db.knex("capacities").where("tenant_id", t).select("app_id");
     expect(stored.filter((r) => r.app_id === "crm")).toHaveLength(passed);
     expect(stored).toHaveLength(passed + 2);
     expect(await refusalsCounted(server, "SetCapacity", "app_writes")).toBe(1);

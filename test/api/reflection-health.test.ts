@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import * as grpc from "@grpc/grpc-js";
 import { GrpcReflection } from "grpc-js-reflection-client";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -112,9 +113,7 @@ describe("server reflection", () => {
   it("answers symbol, file and extension lookups, and NOT_FOUND for unknown ones", async () => {
     const client = createClient(ServerReflection, createGrpcTransport({ baseUrl: server.baseUrl }));
     const ask = async (init: MessageInitShape<typeof ServerReflectionRequestSchema>) => {
-      const requests = (async function* () {
-        yield create(ServerReflectionRequestSchema, init);
-      })();
+      const requests = createAsyncIterable([create(ServerReflectionRequestSchema, init)]);
       for await (const res of client.serverReflectionInfo(requests)) return res;
       throw new Error("no response");
     };

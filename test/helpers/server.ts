@@ -44,7 +44,7 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
   const log = options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   const audit = sqlAudit();
   const app = await startApp(config, log, {
-    onQuery: audit.see,
+    onQuery: (sql) => audit.see(sql),
     migrate: engine === "sqlite" && options.databaseUrl === undefined,
     ...(db.sqliteFile !== undefined && { sqliteFile: db.sqliteFile }),
   });

@@ -73,7 +73,7 @@ describe.each(ENGINES)("the service core on %s", (engine) => {
       const c = await client.setCapacity(createRequest({ allocatedPct: pct }));
       expect((await client.getCapacity({ id: c.id })).allocatedPct).toBe(pct);
     }
-    const row = await suite.service.knex("capacities").where({ tenant_id: me.tenantId }).andWhere("allocated_bp", 3333).first();
+    const row = await suite.service.knex("capacities").where({ tenant_id: me.tenantId }).andWhere("allocated_bp", 3333).first<{ id: string } | undefined>();
     expect(row).toBeDefined();
   });
 

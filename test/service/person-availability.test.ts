@@ -194,7 +194,7 @@ describe.each(ENGINES)("availability on %s", (engine) => {
       const avail = await client.getPersonAvailability({ personId: p, periodStart: "2027-07-01", periodEnd: "2027-07-31" });
       expect(avail.overallocatedDays).toBe(0);
       expect(avail.peakAllocatedPct).toBeLessThanOrEqual(100);
-      const stored = await suite.service.knex("capacities").where({ tenant_id: me.tenantId, person_id: p }).pluck("id");
+      const stored = await suite.service.knex("capacities").where({ tenant_id: me.tenantId, person_id: p }).pluck<string[]>("id");
       expect([...stored].sort()).toEqual([...acknowledged].sort());
     });
   });

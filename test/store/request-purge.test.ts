@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { migrate, openDatabase } from "../../src/store/database.js";
-import { KnexCapacityStore, REQUEST_RETENTION_MS, type KnexStoreOptions } from "../../src/store/knex-store.js";
+import { KnexCapacityStore, type KnexStoreOptions } from "../../src/store/knex-store.js";
 import { PurgeSchedule } from "../../src/store/request-purge.js";
 import type { Scope } from "../../src/store/store.js";
 import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
@@ -184,9 +184,9 @@ describe("PurgeSchedule", () => {
     const purged: string[] = [];
     const failures: string[] = [];
     const s = new PurgeSchedule(
-      async (tenantId) => {
+      (tenantId) => {
         purged.push(tenantId);
-        if (fail?.(tenantId)) throw new Error(`cannot purge ${tenantId}`);
+        return fail?.(tenantId) ? Promise.reject(new Error(`cannot purge ${tenantId}`)) : Promise.resolve();
       },
       options,
       (tenantId) => {

@@ -37,10 +37,10 @@ describe("schema rules on SQLite", () => {
     try {
       await migrate(db.knex);
       for (const table of TABLES) {
-        const indexes = (await db.knex.raw(`PRAGMA index_list(${table})`)) as Array<{ name: string }>;
+        const indexes = await db.knex.raw<Array<{ name: string }>>(`PRAGMA index_list(${table})`);
         expect(indexes.length).toBeGreaterThan(0);
         for (const index of indexes) {
-          const columns = (await db.knex.raw(`PRAGMA index_info(${index.name})`)) as Array<{ seqno: number; name: string }>;
+          const columns = await db.knex.raw<Array<{ seqno: number; name: string }>>(`PRAGMA index_info(${index.name})`);
           expect([table, columns.find((c) => c.seqno === 0)?.name]).toEqual([table, "tenant_id"]);
         }
         expect(await db.knex.raw(`PRAGMA foreign_key_list(${table})`)).toEqual([]);

@@ -142,9 +142,9 @@ describe.each(ENGINES)("KnexCapacityStore.transaction on %s", (engine) => {
     let attempts = 0;
     const deadlock = driverError("ER_LOCK_DEADLOCK");
     await expect(
-      store.transaction({ tenantId: tenant() }, async () => {
+      store.transaction({ tenantId: tenant() }, () => {
         attempts++;
-        throw deadlock;
+        return Promise.reject(deadlock);
       }),
     ).rejects.toBe(deadlock);
     expect(attempts).toBe(MAX_ATTEMPTS);
@@ -152,9 +152,9 @@ describe.each(ENGINES)("KnexCapacityStore.transaction on %s", (engine) => {
     attempts = 0;
     const busy = driverError("SQLITE_BUSY");
     const err = await store
-      .transaction({ tenantId: tenant() }, async () => {
+      .transaction({ tenantId: tenant() }, () => {
         attempts++;
-        throw busy;
+        return Promise.reject(busy);
       })
       .catch((e: unknown) => e);
     expect(attempts).toBe(MAX_ATTEMPTS);
