@@ -49,38 +49,20 @@ export function toInput(c: Capacity): CapacityInput {
   };
 }
 
-/** The string fields of a Capacity, for size estimates. */
-const TEXT_FIELDS = [
-  "id",
-  "tenantId",
-  "appId",
-  "createdBy",
-  "updatedBy",
-  "source",
-  "deletedBy",
-  "personId",
-  "projectId",
-  "periodStart",
-  "periodEnd",
-  "confirmedById",
-  "notes",
-  "etag",
-] as const;
-
 /** Field names, quotes, numbers and timestamps of one Capacity in JSON; far more than in binary. */
 const CAPACITY_FIXED_BYTES = 640;
 
 /**
  * An upper estimate of one Capacity's encoded size in the larger of the two
  * encodings (protobuf JSON: field names, quotes, escapes; binary is smaller),
- * so a list page can stop before it passes the response cap.
+ * so a list page can stop before it passes the response cap. Every string
+ * field counts as JSON counts it (escapes included), so a new text field is
+ * counted without a change here.
  */
 export function estimatedSize(c: Capacity): number {
   let bytes = CAPACITY_FIXED_BYTES;
-  for (const field of TEXT_FIELDS) {
-    const value = c[field];
-    // Only free text can need escapes; JSON.stringify counts them exactly.
-    bytes += field === "notes" ? Buffer.byteLength(JSON.stringify(value)) : Buffer.byteLength(value) + 2;
+  for (const value of Object.values(c)) {
+    if (typeof value === "string") bytes += Buffer.byteLength(JSON.stringify(value));
   }
   return bytes;
 }

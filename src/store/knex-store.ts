@@ -31,7 +31,8 @@ import {
   type CapacityRow,
   type RequestRow,
 } from "./rows.js";
-import type { AllocationPage, CapacityStore, CapacityWriter, ListQuery, PersonAllocation, Scope, StoredRequest, Window } from "./store.js";
+import type { AllocationPage, CapacityStore, CapacityWriter, ListQuery, PersonAllocation, Scope, StoredRequest } from "./store.js";
+import type { DateWindow } from "../domain/dates.js";
 
 /** Idempotency records are kept this long (the contract promises 24 hours). */
 export const REQUEST_RETENTION_MS = 48 * 3600_000;
@@ -46,7 +47,7 @@ function scoped(query: Knex.QueryBuilder, scope: Scope): Knex.QueryBuilder {
 }
 
 /** Live allocations overlapping the window. */
-function overlapping(query: Knex.QueryBuilder, window: Window): Knex.QueryBuilder {
+function overlapping(query: Knex.QueryBuilder, window: DateWindow): Knex.QueryBuilder {
   return query.andWhere("is_deleted", false).andWhere("period_start", "<=", window.end).andWhere("period_end", ">=", window.start);
 }
 
@@ -112,7 +113,7 @@ class KnexWriter implements CapacityWriter {
       .merge({ revision: this.trx.raw("?? + 1", [`${PERSONS}.revision`]) });
   }
 
-  async allocationsForUpdate(personId: string, window: Window): Promise<Allocation[]> {
+  async allocationsForUpdate(personId: string, window: DateWindow): Promise<Allocation[]> {
     // Scoped like every read: an app-scoped caller sees (and counts) only its app's records.
     const query = overlapping(scoped(this.table(CAPACITIES).select(ALLOCATION_COLUMNS), this.scope).andWhere("person_id", personId), window);
     if (this.dialect === "mysql") query.forUpdate();
@@ -203,7 +204,7 @@ export class KnexCapacityStore implements CapacityStore {
     });
   }
 
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]> {
+  allocations(scope: Scope, personIds: readonly string[], window: DateWindow, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]> {
     return guard(async () => {
       const table = tables(this.knex, scope, this.dialect);
       const query = overlapping(scoped(table(CAPACITIES).select(ALLOCATION_COLUMNS), scope).whereIn("person_id", personIds), window);

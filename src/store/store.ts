@@ -1,5 +1,6 @@
 import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
+import type { DateWindow } from "../domain/dates.js";
 
 /** Whose records a call may see: always a tenant, and an app for app-scoped tokens. */
 export interface Scope {
@@ -42,12 +43,6 @@ export interface AllocationPage {
   after?: Pick<PersonAllocation, "personId" | "periodStart" | "id"> | undefined;
 }
 
-/** A window of days, both inclusive. */
-export interface Window {
-  start: string;
-  end: string;
-}
-
 /** A completed idempotent write: what a retry with the same request id gets back. */
 export interface StoredRequest {
   requestId: string;
@@ -75,7 +70,7 @@ export interface CapacityWriter {
   /** Serializes writers of one person's allocations until the transaction ends. */
   lockPerson(personId: string): Promise<void>;
   /** The person's non-deleted allocations overlapping the window, as committed now (a locking read). */
-  allocationsForUpdate(personId: string, window: Window): Promise<Allocation[]>;
+  allocationsForUpdate(personId: string, window: DateWindow): Promise<Allocation[]>;
 }
 
 /**
@@ -91,7 +86,7 @@ export interface CapacityStore {
    * period_start, id) order, so a caller can read in bounded steps and stop
    * at its budget.
    */
-  allocations(scope: Scope, personIds: readonly string[], window: Window, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]>;
+  allocations(scope: Scope, personIds: readonly string[], window: DateWindow, confirmedOnly: boolean, page?: AllocationPage): Promise<PersonAllocation[]>;
   /**
    * Runs `work` in one transaction. Deadlocks and lost races are retried by
    * running `work` again, so it must not have effects outside the writer.
