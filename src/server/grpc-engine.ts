@@ -14,26 +14,11 @@ import type { Caller } from "../auth/caller.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { deadlineFor } from "../service/call.js";
-import type { Admission } from "./admission.js";
-import type { HealthMonitor } from "./health.js";
-import type { Observer } from "./observe.js";
 import { correlationId } from "./context.js";
-import type { ServedMethod } from "./routes.js";
+import type { EngineOptions } from "./routes.js";
 
 /** What the grpc-js engine serves and with which limits (the main port's, from the configuration). */
-export interface GrpcEngineOptions {
-  host: string;
-  port: number;
-  /** The API's RPCs (see routes.ts): the same table the main port serves. */
-  methods: readonly ServedMethod[];
-  /** Token verification and rate limits, the same as on the main port. */
-  admission: Admission;
-  health: HealthMonitor;
-  observer: Observer;
-  maxDeadlineMs: number;
-  readMaxBytes: number;
-  /** Larger responses are RESOURCE_EXHAUSTED, as on the main port. */
-  maxResponseBytes: number;
+export interface GrpcEngineOptions extends EngineOptions {
   maxConcurrentStreams: number;
   pingIntervalMs: number;
 }

@@ -9,7 +9,10 @@ import { UnauthenticatedError } from "../domain/errors.js";
 import { CapacityService } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityCore } from "../service/capacity-service.js";
 import { deadlineFor, type Call, type ServiceCore } from "../service/call.js";
+import type { Admission } from "./admission.js";
 import { callerKey } from "./context.js";
+import type { HealthMonitor } from "./health.js";
+import type { Observer } from "./observe.js";
 
 /** The service cores behind the API, one per generated service. */
 export interface Services {
@@ -42,6 +45,27 @@ function rowsOf<S extends DescService>(service: S, core: ServiceCore<S>): Served
 /** Every RPC of the API: the one table both engines serve. */
 export function servedMethods(services: Services): ServedMethod[] {
   return rowsOf(CapacityService, services.capacity);
+}
+
+/**
+ * What both engines serve and how, from the configuration: the method table,
+ * admission (token, rate limits), health, observation, and the per-call limits.
+ */
+export interface EngineOptions {
+  host: string;
+  port: number;
+  /** The API's RPCs: the same table on both engines. */
+  methods: readonly ServedMethod[];
+  /** Token verification and rate limits. */
+  admission: Admission;
+  health: HealthMonitor;
+  observer: Observer;
+  /** CAPACITY_READ_MAX_BYTES: larger request messages are RESOURCE_EXHAUSTED. */
+  readMaxBytes: number;
+  /** CAPACITY_MAX_RESPONSE_BYTES: larger response messages are RESOURCE_EXHAUSTED. */
+  maxResponseBytes: number;
+  /** CAPACITY_MAX_DEADLINE_MS: the longest a call may take, whatever the client asked. */
+  maxDeadlineMs: number;
 }
 
 /** How the Connect router adapts each call. */

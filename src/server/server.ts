@@ -4,33 +4,19 @@
  * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
  */
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
-import type { Admission } from "./admission.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { callInfoKey, correlationId } from "./context.js";
-import { healthRoutes, type HealthMonitor, type WatchLimits } from "./health.js";
+import { healthRoutes, type WatchLimits } from "./health.js";
 import { createHttpHandler } from "./http.js";
 import { authInterceptor, observeInterceptor } from "./interceptors.js";
 import { listen, type Listener } from "./listener.js";
 import { peerOf, type Req } from "./requests.js";
-import type { Observer } from "./observe.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
-import { API_SERVICES, routes, type ServedMethod } from "./routes.js";
+import { API_SERVICES, routes, type EngineOptions } from "./routes.js";
 import { rpcHandler } from "./rpc-handler.js";
 
 /** Everything the main port serves, and its limits (from the configuration). */
-export interface ServerOptions {
-  host: string;
-  port: number;
-  /** The API's RPCs (see routes.ts): the same table the grpc-js engine serves. */
-  methods: readonly ServedMethod[];
-  /** Token verification and rate limits, shared with the grpc-js engine. */
-  admission: Admission;
-  health: HealthMonitor;
-  observer: Observer;
-  readMaxBytes: number;
-  /** Larger response messages are RESOURCE_EXHAUSTED (connect-node's writeMaxBytes). */
-  maxResponseBytes: number;
-  maxDeadlineMs: number;
+export interface ServerOptions extends EngineOptions {
   /** Connection hygiene: see ListenerOptions. */
   limits: {
     maxConcurrentStreams: number;

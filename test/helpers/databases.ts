@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Knex } from "knex";
-import { openDatabase } from "../../src/store/database.js";
+import { migrate, openDatabase } from "../../src/store/database.js";
 
 /** The MariaDB/MySQL the suites run on; CI starts it. */
 export const MYSQL_URL = process.env.CAPACITY_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
@@ -35,3 +35,11 @@ export function testDatabase(engine: Engine): TestDatabase {
   const sqliteFile = join(dataDir, "test.sqlite");
   return { engine, url: undefined, sqliteFile, dataDir, knex: openDatabase({ url: undefined, dataDir, sqliteFile }) };
 }
+
+/** A suite's database with the schema in place: SQLite migrated here, MySQL by the global setup. */
+export async function migratedDatabase(engine: Engine): Promise<TestDatabase> {
+  const db = testDatabase(engine);
+  if (engine === "sqlite") await migrate(db.knex);
+  return db;
+}
+

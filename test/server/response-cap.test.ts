@@ -15,7 +15,7 @@ import { RateLimiter } from "../../src/server/rate-limit.js";
 import { Metrics } from "../../src/server/metrics.js";
 import { Observer } from "../../src/server/observe.js";
 import { startServer } from "../../src/server/server.js";
-import { servedMethods } from "../../src/server/routes.js";
+import { servedMethods, type EngineOptions } from "../../src/server/routes.js";
 import type { CapacityCore } from "../../src/service/capacity-service.js";
 import { CLIENT_KINDS, createTestClient, ok, type TestClient } from "../helpers/clients.js";
 import { capturedLog } from "../helpers/log.js";
@@ -40,7 +40,8 @@ describe("response cap on both engines", () => {
     const observer = new Observer(captured.log, new Metrics());
     const off = { tenantCallsPerS: 0, tenantWritesPerS: 0, appCallsPerS: 0, appWritesPerS: 0, burstMs: 1000, maxKeys: 10 };
     const admission = new Admission(verifier, new RateLimiter(off));
-    listener = await startServer({
+    // What both engines share: the same table, admission, health, observation and limits.
+    const engines: EngineOptions = {
       host: "127.0.0.1",
       port: 0,
       methods,
@@ -50,25 +51,16 @@ describe("response cap on both engines", () => {
       readMaxBytes: 1024 * 1024,
       maxResponseBytes: CAP,
       maxDeadlineMs: 10_000,
+    };
+    listener = await startServer({
+      ...engines,
       limits: { maxConcurrentStreams: 100, maxHeaderBytes: 16_384, pingIntervalMs: 30_000, firstRequestTimeoutMs: 10_000, maxConnections: 100 },
       watchLimits: { perProcess: 10, perConnection: 10 },
       corsOrigins: [],
       uiDir: undefined,
       tls: undefined,
     });
-    engine = await startGrpcEngine({
-      host: "127.0.0.1",
-      port: 0,
-      methods,
-      admission,
-      health,
-      observer,
-      maxDeadlineMs: 10_000,
-      readMaxBytes: 1024 * 1024,
-      maxResponseBytes: CAP,
-      maxConcurrentStreams: 100,
-      pingIntervalMs: 30_000,
-    });
+    engine = await startGrpcEngine({ ...engines, maxConcurrentStreams: 100, pingIntervalMs: 30_000 });
     clients = [
       ...CLIENT_KINDS.map((k) => createTestClient(k, `http://127.0.0.1:${listener.port}`)),
       { ...createTestClient("grpc-js", `http://127.0.0.1:${engine.port}`), kind: "grpc-js engine" },

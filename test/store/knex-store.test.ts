@@ -1,12 +1,12 @@
 /** The store contract, run against each engine with the test's own fixtures. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CapacityRecord } from "../../src/domain/capacity.js";
 import { newCapacityId } from "../../src/domain/ids.js";
-import { migrate } from "../../src/store/database.js";
 import { KnexCapacityStore } from "../../src/store/knex-store.js";
 import type { Scope } from "../../src/store/store.js";
 import { insertCapacities } from "../helpers/capacities.js";
-import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
+import { ENGINES, type TestDatabase } from "../helpers/databases.js";
+import { useTestStore } from "../helpers/store.js";
 import { person, tenant } from "../helpers/ids.js";
 
 function record(scope: Scope, over: Partial<CapacityRecord> = {}): CapacityRecord {
@@ -40,14 +40,7 @@ function record(scope: Scope, over: Partial<CapacityRecord> = {}): CapacityRecor
 describe.each(ENGINES)("KnexCapacityStore on %s", (engine) => {
   let db: TestDatabase;
   let store: KnexCapacityStore;
-  beforeAll(async () => {
-    db = testDatabase(engine);
-    if (engine === "sqlite") await migrate(db.knex);
-    store = new KnexCapacityStore(db.knex);
-  });
-  afterAll(async () => {
-    await store.close();
-  });
+  useTestStore(engine, (d, s) => ((db = d), (store = s)));
 
   it("reads allocations in keyset pages that together are exactly the unpaged read, within the tenant", async () => {
     const scope = { tenantId: tenant() };

@@ -4,11 +4,11 @@
  * the schedule's own rules (interval, bounded memory) without a database.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { migrate, openDatabase } from "../../src/store/database.js";
+import { openDatabase } from "../../src/store/database.js";
 import { KnexCapacityStore, type KnexStoreOptions } from "../../src/store/knex-store.js";
 import { PurgeSchedule } from "../../src/store/request-purge.js";
 import type { Scope } from "../../src/store/store.js";
-import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
+import { ENGINES, migratedDatabase, type TestDatabase } from "../helpers/databases.js";
 import { tenant } from "../helpers/ids.js";
 
 const HOUR = 3600_000;
@@ -20,8 +20,7 @@ describe.each(ENGINES)("purging expired request ids on %s", (engine) => {
   let db: TestDatabase;
   const stores: KnexCapacityStore[] = [];
   beforeAll(async () => {
-    db = testDatabase(engine);
-    if (engine === "sqlite") await migrate(db.knex);
+    db = await migratedDatabase(engine);
   });
   afterEach(() => {
     vi.useRealTimers();

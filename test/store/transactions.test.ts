@@ -3,13 +3,13 @@
  * request-id race (a typed error), deadlocks and a busy SQLite are run again
  * up to the attempt limit; everything else ends the transaction at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../../src/store/database.js";
+import { describe, expect, it } from "vitest";
 import { RequestIdTakenError } from "../../src/store/driver-errors.js";
 import { KnexCapacityStore } from "../../src/store/knex-store.js";
 import { MAX_ATTEMPTS } from "../../src/store/retry.js";
 import { StoreUnavailableError, type CapacityWriter, type Scope } from "../../src/store/store.js";
-import { ENGINES, testDatabase, type TestDatabase } from "../helpers/databases.js";
+import { ENGINES, type TestDatabase } from "../helpers/databases.js";
+import { useTestStore } from "../helpers/store.js";
 import { person, tenant } from "../helpers/ids.js";
 
 /** An error as the driver would raise it, with its real code. */
@@ -32,14 +32,7 @@ describe.each(ENGINES)("KnexCapacityStore.transaction on %s", (engine) => {
   const onMysql = engine === "mysql" ? it : undefined;
   let db: TestDatabase;
   let store: KnexCapacityStore;
-  beforeAll(async () => {
-    db = testDatabase(engine);
-    if (engine === "sqlite") await migrate(db.knex);
-    store = new KnexCapacityStore(db.knex);
-  });
-  afterAll(async () => {
-    await store.close();
-  });
+  useTestStore(engine, (d, s) => ((db = d), (store = s)));
 
   const requestIds = async (tenantId: string): Promise<string[]> =>
     (await db.knex("capacity_requests").where("tenant_id", tenantId).orderBy("request_id").pluck("request_id")) as string[];
