@@ -7,9 +7,12 @@ import type { DateWindow } from "../domain/dates.js";
 import { fromBasisPoints } from "../domain/percent.js";
 import { CapacitySchema, PersonAvailabilitySchema, type Capacity, type PersonAvailability } from "../gen/work/v1/capacity_pb.js";
 
+/** Every field of the Capacity message: toCapacity must set each one (a new field that is forgotten does not compile). */
+type CapacityFields = Record<Exclude<keyof Capacity, "$typeName" | "$unknown">, unknown>;
+
 /** The wire form of a stored record. */
 export function toCapacity(r: CapacityRecord): Capacity {
-  return create(CapacitySchema, {
+  const fields = {
     id: r.id,
     tenantId: r.tenantId,
     appId: r.appId,
@@ -32,7 +35,8 @@ export function toCapacity(r: CapacityRecord): Capacity {
     confirmedAt: r.confirmedAt === null ? undefined : timestampFromMs(r.confirmedAt),
     notes: r.notes,
     etag: r.etag,
-  });
+  } satisfies CapacityFields;
+  return create(CapacitySchema, fields);
 }
 
 /** The writable fields of a request's Capacity; output-only fields are not read. */

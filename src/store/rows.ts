@@ -56,12 +56,20 @@ export interface AllocationRow {
 }
 
 /**
- * Boolean columns, which MySQL stores as TINYINT(1) and returns as 0 or 1:
- * by convention their names start with `is_`. Integers (BIGINT timestamps
- * included) come back as numbers from both drivers (mysql2 with
- * supportBigNumbers and without bigNumberStrings; see database.ts).
+ * Boolean columns, which both drivers return as 0 or 1 (MySQL's TINYINT(1),
+ * SQLite's integer): a boolean field's name starts with `is` (`isDeleted`, so
+ * its column starts with `is_`), and the check below makes that a compile
+ * error to forget. Integers (BIGINT timestamps included) come back as
+ * numbers from both drivers (mysql2 with supportBigNumbers and without
+ * bigNumberStrings; see database.ts).
  */
 const isBooleanColumn = (column: string): boolean => column.startsWith("is_");
+
+/** The record's boolean fields. */
+type BooleanField = { [K in keyof CapacityRecord]: CapacityRecord[K] extends boolean ? K : never }[keyof CapacityRecord];
+/** Fails to compile when a boolean field of CapacityRecord does not start with `is`: it would be read back as 0/1. */
+const booleanFieldsStartWithIs: BooleanField extends `is${Uppercase<string>}${string}` ? true : never = true;
+void booleanFieldsStartWithIs;
 
 const fieldNames = new Map<string, string>();
 const columnNames = new Map<string, string>();
