@@ -28,16 +28,17 @@ export async function runPrimary(config: Config, log: Logger): Promise<(reason: 
 
   const aggregator = new AggregatorRegistry();
   const ready = new Map<number, boolean>();
+  let announced = false;
   const admin = await startAdmin({
     host: config.adminHost,
     port: config.adminPort,
     metrics: async () => ({ text: await aggregator.clusterMetrics(), contentType: aggregator.contentType }),
-    ready: () => Promise.resolve(ready.size < config.workers ? undefined : [...ready.values()].every(Boolean)),
+    // Until every worker has reported once, "starting"; after that a missing (dead, replacing) worker is "not ready".
+    ready: () => Promise.resolve(ready.size < config.workers ? (announced ? false : undefined) : [...ready.values()].every(Boolean)),
     onRefusal: (reason, facts) => log.warn({ reason, ...facts }, "refused"),
   });
 
   let stopping = false;
-  let announced = false;
   const fork = (): Worker => {
     const worker = cluster.fork({ CAPACITY_CLUSTER_WORKER: "1" });
     worker.on("message", (m: ReadyMessage) => {

@@ -43,9 +43,10 @@ const env = (): Record<string, string> => ({
 describe("cluster primary", () => {
   it("reports not ready (503) while a killed worker is missing, keeps serving from the other, and is ready again once it is replaced", async () => {
     const server = await spawnServer(env());
+    let readyText = "";
     const readyz = async (): Promise<number> => {
       const res = await fetch(`http://127.0.0.1:${server.adminPort}/readyz`);
-      await res.arrayBuffer();
+      readyText = await res.text();
       return res.status;
     };
     const client = createTestClient("connect-json-http1", server.baseUrl);
@@ -58,6 +59,8 @@ describe("cluster primary", () => {
       process.kill(pids[0]!, "SIGKILL");
       // Ready means every worker is: one of two gone is not ready. The replacement starts 500 ms after the exit, and takes longer to boot.
       await eventually("/readyz to say 503", async () => (await readyz()) === 503, 15_000, 20);
+      // Not "starting: waiting for the database": the cluster had started, a worker is missing.
+      expect(readyText).toBe("not ready\n");
       ok(await client.call("listCapacities", {}, token));
       const died = await eventually("the primary's log line", () => server.logs.find((l) => l.msg === "worker died; starting another"));
       expect(died).toMatchObject({ level: 50, worker: pids[0], signal: "SIGKILL" });

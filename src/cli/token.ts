@@ -7,19 +7,28 @@ import { devSecret, mintToken } from "../auth/tokens.js";
 import { DEFAULT_JWT_MAX_LIFETIME_MS, loadConfig } from "../config.js";
 import { canonicalReference, isScopeId } from "../domain/ids.js";
 
-const { values } = parseArgs({
-  options: {
-    tenant: { type: "string" },
-    sub: { type: "string" },
-    app: { type: "string" },
-    ttl: { type: "string", default: "86400" },
-  },
-});
-
 function fail(message: string): never {
   process.stderr.write(`token: ${message}\nusage: npm run token -- --tenant T --sub S [--app A] [--ttl SECONDS]\n`);
   process.exit(2);
 }
+
+/** The command line, or the usage for an unknown option or a missing value. */
+function readArgs() {
+  try {
+    return parseArgs({
+      options: {
+        tenant: { type: "string" },
+        sub: { type: "string" },
+        app: { type: "string" },
+        ttl: { type: "string", default: "86400" },
+      },
+    }).values;
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const values = readArgs();
 
 const config = loadConfig();
 if (config.jwt.jwksUrl !== undefined) fail("CAPACITY_JWKS_URL is set: tokens come from your identity provider");

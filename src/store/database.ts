@@ -72,14 +72,48 @@ export function openDatabase(options: DatabaseOptions): Knex {
 export async function migrate(knex: Knex, log?: (message: string) => void): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
+      await ensureMigrationTables(knex);
       const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
       if (applied.length > 0) log?.(`applied migrations: ${applied.join(", ")}`);
       return;
     } catch (err) {
-      const locked = err instanceof Error && /already locked/i.test(err.message);
+      // Knex's lock is taken: by another process ("already locked"), or, on SQLite, its
+      // lock update lost a race for the file's write lock ("database is locked").
+      const locked = err instanceof Error && (err.name === "MigrationLocked" || /already locked|database is locked/i.test(err.message));
       if (!locked || attempt >= 60) throw err;
       log?.("another process is migrating; waiting for its lock");
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+}
+
+/**
+ * Creates Knex's bookkeeping tables when they are missing, as Knex would, but
+ * safe for several processes at once. Knex checks and then creates them, and
+ * inserts its lock row, before taking any lock: replicas starting together on
+ * a fresh database failed with "already exists", or inserted two lock rows,
+ * after which every migrate() saw "already locked" for good. Here a lost
+ * creation race is ignored and the one lock row has a fixed key, so a second
+ * insert changes nothing; Knex then finds both tables and the row in place.
+ */
+async function ensureMigrationTables(knex: Knex): Promise<void> {
+  const createOnce = async (name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> => {
+    if (await knex.schema.hasTable(name)) return;
+    try {
+      await knex.schema.createTable(name, build);
+    } catch (err) {
+      if (!(await knex.schema.hasTable(name))) throw err;
+    }
+  };
+  await createOnce("knex_migrations", (t) => {
+    t.increments();
+    t.string("name");
+    t.integer("batch");
+    t.timestamp("migration_time");
+  });
+  await createOnce("knex_migrations_lock", (t) => {
+    t.increments("index").primary();
+    t.integer("is_locked");
+  });
+  await knex("knex_migrations_lock").insert({ index: 1, is_locked: 0 }).onConflict("index").ignore();
 }

@@ -111,14 +111,13 @@ describe.each(ENGINES)("migrate() on %s", (engine) => {
     await expectMigratedOnce(mine);
   }, 60_000);
 
-  // Replicas of a fresh deployment start together. KNOWN FAILURE, kept as `it.fails` until
-  // migrate() handles it: knex creates knex_migrations and knex_migrations_lock (and inserts the
-  // lock row) before taking any lock, check-then-create. Seen here: the losers fail with "table
-  // `knex_migrations` already exists" (SQLite every round, MySQL about 8 rounds in 10), and about
-  // one MySQL round in 10 inserts two lock rows, after which `update … where is_locked = 0` matches
-  // 2 rows and every migrate() on that database sees "already locked" for good. Six rounds, each on a new
-  // database, so a fix cannot pass by luck; flip to `it` once it holds.
-  it.fails("lets three replicas migrate a fresh database at the same time: all succeed, the schema is applied once", async () => {
+  // Replicas of a fresh deployment start together. Knex alone creates knex_migrations and
+  // knex_migrations_lock (and inserts the lock row) before taking any lock, check-then-create: the
+  // losers failed with "table `knex_migrations` already exists" (SQLite every round, MySQL about 8
+  // rounds in 10), and about one MySQL round in 10 inserted two lock rows, after which every
+  // migrate() on that database saw "already locked" for good. migrate() now creates them race-free.
+  // Six rounds, each on a new database, so the fix cannot pass by luck.
+  it("lets three replicas migrate a fresh database at the same time: all succeed, the schema is applied once", async () => {
     for (let round = 0; round < 6; round++) {
       const { knexes, dispose } = await freshDatabase(engine, 3);
       try {
