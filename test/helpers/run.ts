@@ -17,7 +17,7 @@ export interface Finished {
 
 /** The JSON log lines in a process's stdout (other lines skipped). */
 export function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout.split("\n").flatMap((line) => {
+  return stdout.split("\n").flatMap((line): Array<Record<string, unknown>> => {
     try {
       const entry: unknown = JSON.parse(line);
       return entry !== null && typeof entry === "object" ? [entry as Record<string, unknown>] : [];

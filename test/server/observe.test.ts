@@ -133,7 +133,7 @@ describe.each<Engine>(["sqlite", "mysql"])("INTERNAL errors on %s", (engine) => 
       const line = await eventually(`the log line for ${id}`, () => server.logs.find((l) => l.correlationId === id));
       expect(line).toMatchObject({ level: 50, msg: "call failed", code: "Internal", method: "work.v1.CapacityService/SetCapacity" });
       // Enough to find the fault: its kind and driver code.
-      expect(line.fault).toMatchObject({ name: expect.any(String), code: expect.any(String) });
+      expect(line.fault).toMatchObject({ name: expect.any(String) as string, code: expect.any(String) as string });
     }
   });
 

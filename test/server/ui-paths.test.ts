@@ -59,11 +59,11 @@ describe("the /ui path guard", () => {
   };
 
   it("serves the folder's own files (the control: these requests do reach files)", async () => {
-    expect(await get("/ui/index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") });
-    expect(await get("/ui/assets/app.js")).toMatchObject({ status: 200, text: expect.stringContaining("ui asset") });
+    expect(await get("/ui/index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") as string });
+    expect(await get("/ui/assets/app.js")).toMatchObject({ status: 200, text: expect.stringContaining("ui asset") as string });
     // `..` that stays inside the folder is fine.
-    expect(await get("/ui/assets/../index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") });
-    expect(await get("/ui/assets/%2e%2e/index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") });
+    expect(await get("/ui/assets/../index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") as string });
+    expect(await get("/ui/assets/%2e%2e/index.html")).toMatchObject({ status: 200, text: expect.stringContaining("ui index") as string });
   });
 
   it.each([
@@ -137,7 +137,7 @@ describe("the /ui path guard", () => {
         stream.on("error", reject);
       });
     try {
-      expect(await fetchH2("/ui/index.html")).toMatchObject({ status: 200, body: expect.stringContaining("ui index") });
+      expect(await fetchH2("/ui/index.html")).toMatchObject({ status: 200, body: expect.stringContaining("ui index") as string });
       for (const path of ["/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/..%5csecret.txt", "/ui//etc/passwd", "/ui/%00", `/ui/${join(root, "secret.txt")}`]) {
         const { status, body } = await fetchH2(path);
         expect([400, 404], path).toContain(status);

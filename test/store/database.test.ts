@@ -44,9 +44,9 @@ async function freshDatabase(engine: Engine, count: number): Promise<{ knexes: K
 /** The schema is there exactly once: every table, each migration recorded once, one free lock row. */
 async function expectMigratedOnce(knex: Knex): Promise<void> {
   for (const table of OWNED_TABLES) expect(await knex.schema.hasTable(table), table).toBe(true);
-  const applied = (await knex("knex_migrations").select("name").orderBy("id")) as Array<{ name: string }>;
+  const applied = await knex("knex_migrations").select<Array<{ name: string }>>("name").orderBy("id");
   expect(applied.map((r) => r.name)).toEqual(MIGRATIONS);
-  const locks = (await knex("knex_migrations_lock").select("is_locked")) as Array<{ is_locked: number }>;
+  const locks: Array<{ is_locked: number }> = await knex("knex_migrations_lock").select("is_locked");
   expect(locks.map((l) => Number(l.is_locked))).toEqual([0]);
 }
 
