@@ -156,7 +156,7 @@ describe("soak: two server processes, one database", () => {
           }
           figures.add("soak calls");
           if (out.ok) {
-            if ("id" in out.value) remember(out.value as never);
+            if ("id" in out.value) remember(out.value);
           } else if (out.code === Code.FailedPrecondition && m?.deleted) {
             // Writing to a deleted record: refused, as the contract says.
           } else {
@@ -170,9 +170,11 @@ describe("soak: two server processes, one database", () => {
     expect(unexpected).toEqual([]);
 
     const db = testDatabase("mysql");
-    const rows = await db.knex("capacities").where({ tenant_id: t });
+    const rows = await db.knex("capacities")
+      .where({ tenant_id: t })
+      .select<Array<{ id: string; etag: string; notes: string; allocated_bp: number; is_deleted: number | boolean; confirmed_by_id: string }>>("*");
     await db.knex.destroy();
-    const stored = new Map(rows.map((r) => [r.id as string, r]));
+    const stored = new Map(rows.map((r) => [r.id, r]));
     const mismatches: string[] = [];
     for (const [id, m] of model) {
       const r = stored.get(id);

@@ -191,7 +191,7 @@ const fuzzedCapacity: fc.Arbitrary<Fuzzed> = fc
       if (b.drop) delete capacity[b.field];
       else capacity[b.field] = b.value;
     }
-    return { capacity: capacity as CapacityFields, broken: breaks.map((b) => b.field) };
+    return { capacity: capacity, broken: breaks.map((b) => b.field) };
   });
 
 /** Known policies mostly, and numbers the enum does not have. */
@@ -310,7 +310,7 @@ const maskedUpdate: fc.Arbitrary<SetOp> = fc
       // Broken too: a mask can reach the server changed (Connect JSON sends [""] as no path, that is all of them).
       broken.push(field);
     }
-    return { rpc: "setCapacity", target: t, etag: e, capacity: capacity as CapacityFields, broken, paths: m, validateOnly: v, policy: p, requestId: r };
+    return { rpc: "setCapacity", target: t, etag: e, capacity: capacity, broken, paths: m, validateOnly: v, policy: p, requestId: r };
   });
 /** An update without a mask: every writable field replaced. */
 const fullUpdate: fc.Arbitrary<SetOp> = fc.record({ t: target, e: etag, f: fuzzedCapacity, v: validateOnly, p: policy, r: requestId }).map(({ t, e, f, v, p, r }) => ({

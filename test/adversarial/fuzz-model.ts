@@ -128,7 +128,7 @@ export function hasIllFormedText(value: unknown): boolean {
 export type Prediction = { code: Code | "ok" } | { replayOf: Capacity } | undefined;
 
 const knownPolicy = (p: number): boolean => OverallocationPolicy[p] !== undefined;
-const reject = (p: number): boolean => p === OverallocationPolicy.REJECT;
+const reject = (p: number): boolean => p === (OverallocationPolicy.REJECT as number);
 
 /** Whether a mask replaces every writable field (none, empty, or `*` alone). */
 const whole = (paths: readonly string[] | undefined): boolean => paths === undefined || paths.length === 0 || (paths.length === 1 && paths[0] === "*");

@@ -193,7 +193,7 @@ describe.each(ENGINES)("raw bodies on %s", (engine) => {
           answer.status = Number(h[":status"]);
           answer.headers = h;
         });
-        stream.on("trailers", (h) => {
+        stream.on("trailers", (h: http2.IncomingHttpHeaders) => {
           answer.trailers = h;
         });
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -160,9 +160,9 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
       expect(without(value, CHANGES[o.rpc])).toEqual(without(existing!, CHANGES[o.rpc]));
       expect(value.updatedBy).toBe(SUB);
       expect(value.etag).not.toBe(existing!.etag);
-      if (o.rpc === "deleteCapacity") expect(value).toMatchObject({ isDeleted: true, deletedBy: SUB, deletedAt: expect.anything() });
+      if (o.rpc === "deleteCapacity") expect(value).toMatchObject({ isDeleted: true, deletedBy: SUB, deletedAt: expect.anything() as unknown });
       if (o.rpc === "undeleteCapacity") expect({ isDeleted: value.isDeleted, deletedBy: value.deletedBy, deletedAt: value.deletedAt }).toEqual({ isDeleted: false, deletedBy: "", deletedAt: undefined });
-      if (o.rpc === "confirmCapacity") expect(value).toMatchObject({ confirmedById: SUB, confirmedAt: expect.anything() });
+      if (o.rpc === "confirmCapacity") expect(value).toMatchObject({ confirmedById: SUB, confirmedAt: expect.anything() as unknown });
       await readBack(value);
       expectOnly(before, after, id, false);
       model.put(value);
@@ -172,7 +172,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
     async function read(o: ReadOp): Promise<void> {
       const first = model.resolve({ kind: "pool", index: 0 });
       const req = Object.fromEntries(Object.entries(o.req).map(([k, v]) => [k, v === "<record>" ? first : v]));
-      const out = (await client.call(o.rpc, req as never, token)) as Outcome<unknown>;
+      const out = (await client.call(o.rpc, req, token)) as Outcome<unknown>;
       figures.add("requests fuzzed");
       figures.add(`status ${out.ok ? "OK" : Code[out.code]}`);
       if (!out.ok && !PROPER.has(out.code)) expect({ rpc: o.rpc, code: out.code, message: out.message }).toEqual({ rpc: o.rpc, code: "a proper status", message: out.message });
@@ -181,7 +181,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
     /** The same request again: the first answer, and nothing written. */
     async function retry(): Promise<void> {
       if (!retryable) return;
-      const out = await client.call("setCapacity", retryable.req as never, token);
+      const out = await client.call("setCapacity", retryable.req, token);
       count("requests fuzzed");
       figures.add(`status ${out.ok ? "OK" : Code[out.code]}`);
       expect(out).toEqual({ ok: true, value: retryable.value });
@@ -204,7 +204,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
         // Connect JSON refuses a lone surrogate anywhere in the body before the service sees it; gRPC's encoder sends U+FFFD instead.
         const predicted: Prediction = kind === "connect-json-http1" && hasIllFormedText(req) ? { code: Code.InvalidArgument } : predict(seen, model, id, sentEtag);
         const before = current;
-        const out = (await client.call(o.rpc, req as never, token)) as Outcome<Capacity>;
+        const out: Outcome<Capacity> = await client.call(o.rpc, req, token);
         current = await rows();
         if (!out.ok && out.requestId === undefined && /cannot encode/.test(out.message)) {
           // The client itself cannot express this request (a mask path with no JSON name): nothing was sent.
@@ -243,7 +243,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
           return;
         }
         if (seen.rpc === "setCapacity") await acceptedSet(seen, req, id, out.value, before, current);
-        else await acceptedTransition(seen as TransitionOp, id, out.value, before, current);
+        else await acceptedTransition(seen, id, out.value, before, current);
       }),
       // The server's state carries from run to run, so a shrunk case would not replay: report the first failure as it happened.
       { numRuns: RUNS, endOnFailure: true },

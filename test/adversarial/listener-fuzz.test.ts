@@ -241,7 +241,7 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
         // A first message means the watch is open; trailers (or a trailers-only answer) mean it was refused.
         stream.once("data", () => resolve({ status: undefined, open: true, stream }));
         stream.on("response", (h) => h["grpc-status"] !== undefined && resolve({ status: String(h["grpc-status"]), open: false, stream }));
-        stream.on("trailers", (h) => resolve({ status: String(h["grpc-status"]), open: false, stream }));
+        stream.on("trailers", (h: http2.IncomingHttpHeaders) => resolve({ status: String(h["grpc-status"]), open: false, stream }));
         stream.on("close", () => resolve({ status: undefined, open: false, stream }));
         stream.end(Buffer.alloc(5));
       });

@@ -53,7 +53,7 @@ function classify(outcome: RawOutcome): string {
 }
 
 async function runCases(target: RawTarget, cases: RawCase[]): Promise<RawOutcome[]> {
-  const outcomes: RawOutcome[] = new Array(cases.length);
+  const outcomes = new Array<RawOutcome>(cases.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < cases.length) {

@@ -115,7 +115,7 @@ function grpcHealth(target: RawTarget): Promise<string | undefined> {
     let status: string | undefined;
     const timer = setTimeout(() => session.destroy(new Error(`no gRPC health answer in ${CHECK_MS} ms`)), CHECK_MS);
     stream.on("response", (h) => (status = h["grpc-status"] as string | undefined));
-    stream.on("trailers", (h) => (status = h["grpc-status"] as string | undefined));
+    stream.on("trailers", (h: http2.IncomingHttpHeaders) => (status = h["grpc-status"] as string | undefined));
     stream.on("data", () => {});
     stream.on("error", reject);
     stream.on("close", () => {

@@ -23,17 +23,21 @@ const json = (row: unknown): string => JSON.stringify(row, (_k, v: unknown) => (
  * the service writes (two statements, as this runs after every fuzzed write).
  */
 export async function tenantRows(knex: Knex, tenantId: string): Promise<TenantRows> {
-  const [capacities, counters] = await Promise.all([
-    knex("capacities").where({ tenant_id: tenantId }).orderBy("id"),
-    knex.raw(
+  const counting: Promise<unknown> = knex
+    .raw(
       "select (select count(*) from capacity_requests where tenant_id = ?) as requests, (select coalesce(sum(revision), 0) from capacity_persons where tenant_id = ?) as revisions",
       [tenantId, tenantId],
-    ),
+    )
+    .then((result: unknown) => result);
+  const [capacities, counters] = await Promise.all([
+    knex("capacities").where({ tenant_id: tenantId }).orderBy("id").select<Array<{ id: string }>>("*"),
+    counting,
   ]);
   // mysql2 answers [rows, fields]; better-sqlite3 answers the rows.
-  const row = (Array.isArray(counters[0]) ? counters[0][0] : counters[0]) as { requests: number | string; revisions: number | string };
+  const rows = counters as Array<unknown>;
+  const row = (Array.isArray(rows[0]) ? (rows[0] as unknown[])[0] : rows[0]) as { requests: number | string; revisions: number | string };
   return {
-    capacities: Object.fromEntries((capacities as Array<{ id: string }>).map((r) => [r.id, json(r)])),
+    capacities: Object.fromEntries(capacities.map((r) => [r.id, json(r)])),
     requests: Number(row.requests),
     revisions: Number(row.revisions),
   };

@@ -68,7 +68,7 @@ async function attack(client: TestClient, server: TestServer, tenants: Tenants, 
     if (!out.ok && out.code === Code.Unauthenticated) figures.add("rejected UNAUTHENTICATED");
     if (reason) figures.add("lifetime attacks (iat, nbf, exp bounds)");
     expect({ name, code: out.ok ? "ok" : out.code }).toEqual({ name, code: Code.Unauthenticated });
-    if (reason) expect({ name, message: out.ok ? "" : out.message }).toEqual({ name, message: expect.stringMatching(reason) });
+    if (reason) expect({ name, message: out.ok ? "" : out.message }).toEqual({ name, message: expect.stringMatching(reason) as string });
   }
   // Neither tenant changed: the counts first (the readable failure), then every row.
   const after = await snapshot(server, tenants);
