@@ -6,8 +6,8 @@
  *   a body that does not decompress or parse, an unsupported content type) is
  *   reported to `onRefused` with a reason, so it has a log line and a metric.
  * - connect-es reports a request message that is not valid protobuf ("parse
- *   binary: …") or a body that does not decompress ("decompression failed")
- *   as INTERNAL. That is the caller's fault, so it leaves as INVALID_ARGUMENT
+ *   binary: …"), a body that does not decompress ("decompression failed") or
+ *   a frame flagged compressed without a grpc-encoding as INTERNAL. That is the caller's fault, so it leaves as INVALID_ARGUMENT
  *   in every protocol (gRPC status, gRPC-Web trailer frame, Connect error body).
  * - A request whose authority cannot be read (no or a malformed `Host`) is 400.
  */
@@ -17,8 +17,13 @@ import { createAsyncIterable, type UniversalServerResponse } from "@connectrpc/c
 import type http from "node:http";
 import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 
-/** Messages connect-es gives as INTERNAL although the request is at fault. */
-const CALLER_FAULT = /^(parse binary|decompression failed)/;
+/**
+ * Messages connect-es gives as INTERNAL although the request is at fault: not
+ * protobuf, does not decompress, or a frame flagged compressed on a call that
+ * named no grpc-encoding (gRPC calls that a protocol error; grpc-go says
+ * INTERNAL too, but here nothing in the server failed).
+ */
+const CALLER_FAULT = /^(parse binary|decompression failed|received compressed envelope)/;
 
 /** Why the RPC layer refused a call before any interceptor saw it. */
 export type RpcRefusal = "message_too_large" | "decompression" | "parse" | "unsupported_protocol" | "bad_request" | "rpc_refused";
@@ -119,7 +124,7 @@ function codeName(code: Code): string {
 
 function reasonOf(refused: Refused): RpcRefusal {
   if (refused.code === Code.ResourceExhausted) return "message_too_large";
-  if (/^decompression failed|compression/.test(refused.message)) return "decompression";
+  if (/^decompression failed|compression|compressed envelope/.test(refused.message)) return "decompression";
   if (/^parse|cannot decode|unexpected end|invalid/i.test(refused.message)) return "parse";
   if (refused.code === undefined && refused.res.status === 415) return "unsupported_protocol";
   return "rpc_refused";
