@@ -51,7 +51,7 @@ export async function startProcess(args: string[], env: Record<string, string>):
 
 /** A process and its children (cluster workers). */
 export function family(pid: number): number[] {
-  const children = (readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   return [pid, ...children.flatMap((c) => family(c))];
 }
 
@@ -115,11 +115,27 @@ export async function h2load(
   const logFile = `/tmp/capacity-bench-log-${process.pid}.tsv`;
   writeFileSync(bodyFile, body);
   writeFileSync(logFile, "");
-  const args = ["-c", String(load.connections), "-m", String(load.streams), "-D", String(seconds), "--warm-up-time", "2", "-d", bodyFile, `--log-file=${logFile}`];
+  const args = [
+    "-c",
+    String(load.connections),
+    "-m",
+    String(load.streams),
+    "-D",
+    String(seconds),
+    "--warm-up-time",
+    "2",
+    "-d",
+    bodyFile,
+    `--log-file=${logFile}`,
+  ];
   for (const [k, v] of Object.entries({ ...headers, ...(token && { authorization: `Bearer ${token}` }) })) args.push("-H", `${k}: ${v}`);
   args.push(url);
   const { stdout } = await run("h2load", args, { maxBuffer: 10 * 1024 * 1024, timeout: (seconds + 30) * 1000 });
-  const all = readFileSync(logFile, "utf8").trim().split("\n").filter(Boolean).map((l) => l.split("\t"));
+  const all = readFileSync(logFile, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split("\t"));
   // Status 0: still in flight when the run ended (not counted as failures).
   const rows = all.filter((r) => r[1] !== "0");
   const failed = rows.filter((r) => r[1] !== "200").length;
@@ -141,14 +157,7 @@ export async function h2load(
  * must differ (writes spread over many people and records): 4 connections ×
  * 16 streams, checking each call's status (gRPC status 0, or Connect 200).
  */
-export async function nodeLoad(
-  baseUrl: string,
-  protocol: Protocol,
-  path: string,
-  messages: Uint8Array[],
-  token: string,
-  seconds: number,
-): Promise<LoadResult> {
+export async function nodeLoad(baseUrl: string, protocol: Protocol, path: string, messages: Uint8Array[], token: string, seconds: number): Promise<LoadResult> {
   const sessions = Array.from({ length: 4 }, () => http2.connect(baseUrl));
   const framed = messages.map((m) => framing(protocol, m));
   const bodies = framed.map((f) => f.body);
@@ -189,7 +198,14 @@ export async function nodeLoad(
   );
   sessions.forEach((s) => s.close());
   latencies.sort((a, b) => a - b);
-  return { calls: latencies.length, failed, seconds, callsPerSecond: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  return {
+    calls: latencies.length,
+    failed,
+    seconds,
+    callsPerSecond: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+  };
 }
 
 /** Calls handled by the service, by gRPC code, for one method (from its /metrics). */

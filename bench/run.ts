@@ -128,15 +128,22 @@ async function measure(
     if (after.ok - before.ok < result.calls - result.failed) errors += result.calls - result.failed - (after.ok - before.ok);
   }
   const row: Row = { ...result, name, protocol, server: serverName, errors, cpuUsPerCall: served > 0 ? ((cpu1 - cpu0) * 1e6) / served : undefined };
-  log(`${name} [${protocol}]: ${row.callsPerSecond.toFixed(0)}/s p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms.toFixed(2)} ms errors ${row.errors} cpu ${row.cpuUsPerCall?.toFixed(0) ?? "-"} µs/call`);
+  log(
+    `${name} [${protocol}]: ${row.callsPerSecond.toFixed(0)}/s p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms.toFixed(2)} ms errors ${row.errors} cpu ${row.cpuUsPerCall?.toFixed(0) ?? "-"} µs/call`,
+  );
   return row;
 }
 
 async function baseline(file: string, protocol: Protocol, data: Dataset): Promise<Row> {
   const proc = await startProcess(["--import", "tsx", file], { BENCH_MYSQL_URL: dbUrl("capacity_bench"), BENCH_TENANT: data.tenants[0]! });
   const message = toBinary(GetCapacityRequestSchema, create(GetCapacityRequestSchema, { id: data.getId }));
-  const row = await measure(`baseline ${file.includes("grpc-js") ? "grpc-js" : "connect-node"} + mysql2: Get (no auth)`, protocol, proc, "baseline", undefined, () =>
-    h2load(`http://127.0.0.1:${proc.port}/work.v1.CapacityService/GetCapacity`, protocol, message, undefined, SECONDS),
+  const row = await measure(
+    `baseline ${file.includes("grpc-js") ? "grpc-js" : "connect-node"} + mysql2: Get (no auth)`,
+    protocol,
+    proc,
+    "baseline",
+    undefined,
+    () => h2load(`http://127.0.0.1:${proc.port}/work.v1.CapacityService/GetCapacity`, protocol, message, undefined, SECONDS),
   );
   const counted = new Promise<number>((resolve) => {
     proc.child.stdout!.on("data", (chunk: Buffer) => {
@@ -186,7 +193,10 @@ function markdown(rows: Row[], limit: number, targets: Array<[string, string, bo
     "",
     "| case | protocol | calls/s | × DB limit | p50 ms | p99 ms | errors | server CPU µs/call |",
     "|---|---|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.name} | ${r.protocol} | ${fmt(r.callsPerSecond)} | ${fmt(r.callsPerSecond / limit, 2)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} | ${fmt(r.cpuUsPerCall)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.protocol} | ${fmt(r.callsPerSecond)} | ${fmt(r.callsPerSecond / limit, 2)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} | ${fmt(r.cpuUsPerCall)} |`,
+    ),
     "",
     "| target | measured | met |",
     "|---|---|---|",
@@ -225,7 +235,9 @@ async function main(): Promise<void> {
   const get = toBinary(GetCapacityRequestSchema, create(GetCapacityRequestSchema, { id: data.getId }));
   const results: Record<string, Row> = {};
   for (const protocol of both) {
-    results[`get-${protocol}`] = await measure("GetCapacity", protocol, service, "service", "GetCapacity", () => h2load(url("GetCapacity", protocol), protocol, get, token0, SECONDS));
+    results[`get-${protocol}`] = await measure("GetCapacity", protocol, service, "service", "GetCapacity", () =>
+      h2load(url("GetCapacity", protocol), protocol, get, token0, SECONDS),
+    );
   }
   results["get-grpc-connect-node"] = await measure("GetCapacity, gRPC on the main port (connect-node)", "grpc", service, "service", "GetCapacity", () =>
     h2load(`http://127.0.0.1:${service.port}/work.v1.CapacityService/GetCapacity`, "grpc", get, token0, SECONDS),
@@ -244,16 +256,29 @@ async function main(): Promise<void> {
   }
   const page1 = toBinary(ListCapacitiesRequestSchema, create(ListCapacitiesRequestSchema, { pageSize: 100 }));
   const page1000 = toBinary(ListCapacitiesRequestSchema, create(ListCapacitiesRequestSchema, { pageSize: 100, pageToken }));
-  results["list-page1"] = await measure("ListCapacities, whole tenant, page 1", "grpc", service, "service", "ListCapacities", () => h2load(url("ListCapacities"), "grpc", page1, token0, SECONDS));
-  results["list-page1000"] = await measure("ListCapacities, whole tenant, page 1,000", "grpc", service, "service", "ListCapacities", () => h2load(url("ListCapacities"), "grpc", page1000, token0, SECONDS));
+  results["list-page1"] = await measure("ListCapacities, whole tenant, page 1", "grpc", service, "service", "ListCapacities", () =>
+    h2load(url("ListCapacities"), "grpc", page1, token0, SECONDS),
+  );
+  results["list-page1000"] = await measure("ListCapacities, whole tenant, page 1,000", "grpc", service, "service", "ListCapacities", () =>
+    h2load(url("ListCapacities"), "grpc", page1000, token0, SECONDS),
+  );
 
   // Writes spread over 2,000 people (creates) and 2,000 existing records (updates) of one tenant.
   const t3 = data.tenants[3]!;
   const token3 = await mintToken(SECRET, { tenantId: t3, sub: fixedId("per", "bench-writer"), ttlSeconds: 3600 });
   const creates = Array.from({ length: 2000 }, (_, i) =>
-    toBinary(SetCapacityRequestSchema, create(SetCapacityRequestSchema, {
-      capacity: { personId: fixedId("per", `writer-${i}`), projectId: fixedId("prj", "bench"), periodStart: "2027-03-01", periodEnd: "2027-03-31", allocatedPct: 20 },
-    })),
+    toBinary(
+      SetCapacityRequestSchema,
+      create(SetCapacityRequestSchema, {
+        capacity: {
+          personId: fixedId("per", `writer-${i}`),
+          projectId: fixedId("prj", "bench"),
+          periodStart: "2027-03-01",
+          periodEnd: "2027-03-31",
+          allocatedPct: 20,
+        },
+      }),
+    ),
   );
   const knex = openDatabase({ url: dbUrl("capacity_bench"), dataDir: "." });
   const ids = (await knex("capacities").where({ tenant_id: t3 }).limit(2000).pluck("id")) as string[];
@@ -273,15 +298,29 @@ async function main(): Promise<void> {
 
   const token2 = await mintToken(SECRET, { tenantId: data.tenants[2]!, sub: fixedId("per", "bench-caller"), ttlSeconds: 3600 });
   const token1 = await mintToken(SECRET, { tenantId: data.tenants[1]!, sub: fixedId("per", "bench-caller"), ttlSeconds: 3600 });
-  const one = toBinary(GetPersonAvailabilityRequestSchema, create(GetPersonAvailabilityRequestSchema, { personId: data.busyPerson, periodStart: "2026-01-01", periodEnd: "2028-12-31" }));
-  const batch = toBinary(BatchGetPersonAvailabilityRequestSchema, create(BatchGetPersonAvailabilityRequestSchema, {
-    personIds: data.batchPersons, periodStart: "2027-01-01", periodEnd: "2027-03-31", minAvailablePct: 50,
-  }));
+  const one = toBinary(
+    GetPersonAvailabilityRequestSchema,
+    create(GetPersonAvailabilityRequestSchema, { personId: data.busyPerson, periodStart: "2026-01-01", periodEnd: "2028-12-31" }),
+  );
+  const batch = toBinary(
+    BatchGetPersonAvailabilityRequestSchema,
+    create(BatchGetPersonAvailabilityRequestSchema, {
+      personIds: data.batchPersons,
+      periodStart: "2027-01-01",
+      periodEnd: "2027-03-31",
+      minAvailablePct: 50,
+    }),
+  );
   // Latency targets: one call at a time; throughput at 64 in flight.
   const single = { connections: 1, streams: 1 };
   for (const protocol of both) {
-    results[`avail-${protocol}`] = await measure("GetPersonAvailability, 1,000 allocations, 3 years, 1 in flight", protocol, service, "service", "GetPersonAvailability", () =>
-      h2load(url("GetPersonAvailability", protocol), protocol, one, token2, SECONDS, single),
+    results[`avail-${protocol}`] = await measure(
+      "GetPersonAvailability, 1,000 allocations, 3 years, 1 in flight",
+      protocol,
+      service,
+      "service",
+      "GetPersonAvailability",
+      () => h2load(url("GetPersonAvailability", protocol), protocol, one, token2, SECONDS, single),
     );
   }
   results["avail-64"] = await measure("GetPersonAvailability, 1,000 allocations, 64 in flight", "grpc", service, "service", "GetPersonAvailability", () =>
@@ -296,7 +335,9 @@ async function main(): Promise<void> {
 
   // Memory over a steady 60 s of Gets.
   const soakStart = rss.length;
-  results["soak"] = await measure(`GetCapacity, ${SOAK_SECONDS} s soak`, "grpc", service, "service", "GetCapacity", () => h2load(url("GetCapacity"), "grpc", get, token0, SOAK_SECONDS));
+  results["soak"] = await measure(`GetCapacity, ${SOAK_SECONDS} s soak`, "grpc", service, "service", "GetCapacity", () =>
+    h2load(url("GetCapacity"), "grpc", get, token0, SOAK_SECONDS),
+  );
   const soak = rss.slice(soakStart);
   clearInterval(sampler);
   await service.stop();
@@ -317,9 +358,21 @@ async function main(): Promise<void> {
   const late = soak.slice(-third).reduce((a, b) => a + b, 0) / third;
   const peak = Math.max(...rss);
   const targets: Array<[string, string, boolean]> = [
-    ["Get over gRPC ≥ 1.3× grpc-js + mysql2 baseline", ratio(r("get-grpc").callsPerSecond, grpcJs.callsPerSecond), r("get-grpc").callsPerSecond >= 1.3 * grpcJs.callsPerSecond],
-    ["Get over gRPC ≥ 0.5× database limit", ratio(r("get-grpc").callsPerSecond, limit.callsPerSecond), r("get-grpc").callsPerSecond >= 0.5 * limit.callsPerSecond],
-    ["Get over Connect ≥ 1.0× connect-node + mysql2 baseline", ratio(r("get-connect").callsPerSecond, connectNode.callsPerSecond), r("get-connect").callsPerSecond >= connectNode.callsPerSecond],
+    [
+      "Get over gRPC ≥ 1.3× grpc-js + mysql2 baseline",
+      ratio(r("get-grpc").callsPerSecond, grpcJs.callsPerSecond),
+      r("get-grpc").callsPerSecond >= 1.3 * grpcJs.callsPerSecond,
+    ],
+    [
+      "Get over gRPC ≥ 0.5× database limit",
+      ratio(r("get-grpc").callsPerSecond, limit.callsPerSecond),
+      r("get-grpc").callsPerSecond >= 0.5 * limit.callsPerSecond,
+    ],
+    [
+      "Get over Connect ≥ 1.0× connect-node + mysql2 baseline",
+      ratio(r("get-connect").callsPerSecond, connectNode.callsPerSecond),
+      r("get-connect").callsPerSecond >= connectNode.callsPerSecond,
+    ],
     ["Get p99 ≤ 40 ms", `${r("get-grpc").p99Ms.toFixed(1)} ms`, r("get-grpc").p99Ms <= 40],
     ["List page of 100 p99 ≤ 80 ms", `${r("list-grpc").p99Ms.toFixed(1)} ms`, r("list-grpc").p99Ms <= 80],
     ["List page 1,000 p50 ≤ 1.5× page 1", ratio(r("list-page1000").p50Ms, r("list-page1").p50Ms), r("list-page1000").p50Ms <= 1.5 * r("list-page1").p50Ms],

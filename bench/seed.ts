@@ -66,7 +66,9 @@ export async function seed(knex: Knex, rows: number, log: (m: string) => void): 
   await migrate(knex);
   await knex.raw("CREATE TABLE IF NOT EXISTS bench_seed (version VARCHAR(32) PRIMARY KEY, seeded_rows INT NOT NULL, get_id VARCHAR(30) NOT NULL)");
   const shape = datasetShape(rows);
-  const marker = (await knex("bench_seed").where({ version: `${SEED_VERSION}-${rows}` }).first()) as { get_id: string } | undefined;
+  const marker = (await knex("bench_seed")
+    .where({ version: `${SEED_VERSION}-${rows}` })
+    .first()) as { get_id: string } | undefined;
   if (marker) {
     log(`dataset ${SEED_VERSION} with ${rows} rows already seeded`);
     return { ...shape, getId: marker.get_id };
@@ -81,8 +83,28 @@ export async function seed(knex: Knex, rows: number, log: (m: string) => void): 
     const start = new Date(START + startDay * DAY).toISOString().slice(0, 10);
     const end = new Date(START + (startDay + days - 1) * DAY).toISOString().slice(0, 10);
     return [
-      tenant, `cap_${ulid(now)}`, "", now, now, person, person, "bench", 5, 0, null, "", 1, person,
-      fixedId("prj", `${tenant}-${Math.floor(random() * 40)}`), start, end, bp, confirmed ? person : "", confirmed ? now : null, "", "seed",
+      tenant,
+      `cap_${ulid(now)}`,
+      "",
+      now,
+      now,
+      person,
+      person,
+      "bench",
+      5,
+      0,
+      null,
+      "",
+      1,
+      person,
+      fixedId("prj", `${tenant}-${Math.floor(random() * 40)}`),
+      start,
+      end,
+      bp,
+      confirmed ? person : "",
+      confirmed ? now : null,
+      "",
+      "seed",
     ];
   };
   const columns =
@@ -106,27 +128,44 @@ export async function seed(knex: Knex, rows: number, log: (m: string) => void): 
     // A small database for the size comparison: one tenant, 40 records a person.
     for (let p = 0; p < rows / 40; p++) {
       const person = p === 0 ? shape.listPerson : fixedId("per", `t0-p${p}`);
-      for (let i = 0; i < 40; i++) await add(row(t0, person, Math.floor(random() * (SPAN_DAYS - 90)), 5 + Math.floor(random() * 85), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
+      for (let i = 0; i < 40; i++)
+        await add(
+          row(t0, person, Math.floor(random() * (SPAN_DAYS - 90)), 5 + Math.floor(random() * 85), 500 * (1 + Math.floor(random() * 8)), random() < 0.5),
+        );
     }
     return finish();
   }
   // The busy person: 1,000 allocations over three years.
-  for (let i = 0; i < 1000; i++) await add(row(t2, shape.busyPerson, Math.floor(random() * (SPAN_DAYS - 30)), 1 + Math.floor(random() * 30), 500 * (1 + Math.floor(random() * 4)), random() < 0.5));
+  for (let i = 0; i < 1000; i++)
+    await add(
+      row(t2, shape.busyPerson, Math.floor(random() * (SPAN_DAYS - 30)), 1 + Math.floor(random() * 30), 500 * (1 + Math.floor(random() * 4)), random() < 0.5),
+    );
   // 500 people of one tenant, 20 allocations each.
   for (const p of shape.batchPersons) {
-    for (let i = 0; i < 20; i++) await add(row(t1, p, Math.floor(random() * (SPAN_DAYS - 60)), 5 + Math.floor(random() * 55), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
+    for (let i = 0; i < 20; i++)
+      await add(row(t1, p, Math.floor(random() * (SPAN_DAYS - 60)), 5 + Math.floor(random() * 55), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
   }
   // The deep tenant: 3,000 people, 40 each = 120,000.
   for (let p = 0; p < 3000; p++) {
     const person = p === 0 ? shape.listPerson : fixedId("per", `t0-p${p}`);
-    for (let i = 0; i < 40; i++) await add(row(t0, person, Math.floor(random() * (SPAN_DAYS - 90)), 5 + Math.floor(random() * 85), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
+    for (let i = 0; i < 40; i++)
+      await add(row(t0, person, Math.floor(random() * (SPAN_DAYS - 90)), 5 + Math.floor(random() * 85), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
   }
   // Everyone else, spread over the other tenants, 60 people each.
   const left = rows - written - batch.length;
   const perTenant = Math.max(0, Math.floor(left / 47));
   for (const tenant of shape.tenants.slice(3)) {
     for (let i = 0; i < perTenant; i++) {
-      await add(row(tenant, fixedId("per", `${tenant}-p${i % 60}`), Math.floor(random() * (SPAN_DAYS - 90)), 5 + Math.floor(random() * 85), 500 * (1 + Math.floor(random() * 8)), random() < 0.5));
+      await add(
+        row(
+          tenant,
+          fixedId("per", `${tenant}-p${i % 60}`),
+          Math.floor(random() * (SPAN_DAYS - 90)),
+          5 + Math.floor(random() * 85),
+          500 * (1 + Math.floor(random() * 8)),
+          random() < 0.5,
+        ),
+      );
     }
     if (written % 100_000 < 1000) log(`  ${written.toLocaleString()} rows`);
   }

@@ -108,7 +108,8 @@ async function ensureDatabase(): Promise<void> {
   const startArgs = ["--start", "--oknodo", "--background", "--pidfile", "/run/mysqld/mysqld.pid", "--exec", MARIADBD];
   const start = `start-stop-daemon ${startArgs.join(" ")}`;
   if (!isRoot()) throw new Missing(`MariaDB does not answer at ${where}: run as root \`${start}\``);
-  if (!existsSync(MARIADBD)) throw new Missing(`MariaDB does not answer at ${where} and ${MARIADBD} is not installed: install and start a MariaDB or MySQL there`);
+  if (!existsSync(MARIADBD))
+    throw new Missing(`MariaDB does not answer at ${where} and ${MARIADBD} is not installed: install and start a MariaDB or MySQL there`);
   say(`MariaDB does not answer at ${where}: starting ${MARIADBD}`);
   run("install", ["-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"]);
   run("start-stop-daemon", startArgs);

@@ -102,10 +102,7 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
   metrics.watchDatabase(knex);
   try {
     await waitForDatabase(knex, config, log, !options.worker && (options.migrate ?? true));
-    const secret =
-      config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production
-        ? devSecret(config.dataDir)
-        : undefined;
+    const secret = config.jwt.secret === undefined && config.jwt.jwksUrl === undefined && !config.production ? devSecret(config.dataDir) : undefined;
     const store = new KnexCapacityStore(knex, { warn: (facts, message) => log.warn(facts, message) });
     const monitor = new HealthMonitor({ ping: () => store.ping(), services: SERVED.map((s) => s.typeName) });
     await monitor.start();

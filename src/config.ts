@@ -189,7 +189,10 @@ function tls(env: Env): Config["tls"] {
   if (certFile === undefined || keyFile === undefined) {
     throw new ConfigError("set both CAPACITY_TLS_CERT_FILE and CAPACITY_TLS_KEY_FILE, or neither");
   }
-  for (const [name, file] of [["CAPACITY_TLS_CERT_FILE", certFile], ["CAPACITY_TLS_KEY_FILE", keyFile]] as const) {
+  for (const [name, file] of [
+    ["CAPACITY_TLS_CERT_FILE", certFile],
+    ["CAPACITY_TLS_KEY_FILE", keyFile],
+  ] as const) {
     if (!existsSync(file)) throw new ConfigError(`${name}: no file at ${file}`);
   }
   return { certFile, keyFile };
@@ -214,9 +217,7 @@ export function loadConfig(env: Env = process.env, { serving = true }: { serving
     throw new ConfigError("set either CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL, not both");
   }
   if (serving && production && secret === undefined && jwksUrl === undefined) {
-    throw new ConfigError(
-      "NODE_ENV=production needs a token verifier: set CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL",
-    );
+    throw new ConfigError("NODE_ENV=production needs a token verifier: set CAPACITY_JWT_SECRET or CAPACITY_JWKS_URL");
   }
   const logLevel = text(env, "CAPACITY_LOG_LEVEL") ?? "info";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {

@@ -36,7 +36,10 @@ async function main(): Promise<void> {
     shutdown = (_reason, code) => {
       if (closing) return;
       closing = true;
-      void app.close().then(() => flushLog(log)).then(() => process.exit(code));
+      void app
+        .close()
+        .then(() => flushLog(log))
+        .then(() => process.exit(code));
     };
     process.on("SIGTERM", () => shutdown("SIGTERM", 0));
     process.on("SIGINT", () => {}); // the primary decides
@@ -78,8 +81,7 @@ async function main(): Promise<void> {
  * the process drains and exits 1 through the normal shutdown, never silently.
  */
 function onFatal(log: Logger, graceMs: number, drain: (reason: string) => void): void {
-  const describe = (e: unknown): Record<string, unknown> =>
-    e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : { value: String(e) };
+  const describe = (e: unknown): Record<string, unknown> => (e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : { value: String(e) });
   process.on("unhandledRejection", (reason) => {
     log.error({ fault: describe(reason) }, "unhandled promise rejection");
   });

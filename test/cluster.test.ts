@@ -19,7 +19,12 @@ import { TEST_SECRET } from "./helpers/server.js";
 /** The service workers of a primary (tsx also starts an esbuild helper, which this leaves out). */
 function workerPids(primary: number): number[] {
   try {
-    return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"]).toString().trim().split("\n").filter(Boolean).map(Number);
+    return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"])
+      .toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

@@ -90,7 +90,14 @@ describe("loadConfig", () => {
   });
 
   it("has rate limits on by default, generous per tenant, and reads them", () => {
-    expect(loadConfig({}).rateLimits).toEqual({ tenantCallsPerS: 2000, tenantWritesPerS: 500, appCallsPerS: 2000, appWritesPerS: 500, burstMs: 2000, maxKeys: 100_000 });
+    expect(loadConfig({}).rateLimits).toEqual({
+      tenantCallsPerS: 2000,
+      tenantWritesPerS: 500,
+      appCallsPerS: 2000,
+      appWritesPerS: 500,
+      burstMs: 2000,
+      maxKeys: 100_000,
+    });
     const c = loadConfig({
       CAPACITY_RATE_TENANT_CALLS_PER_S: "0",
       CAPACITY_RATE_TENANT_WRITES_PER_S: "50",

@@ -120,8 +120,7 @@ describe("start-up give-up (CAPACITY_DB_WAIT_MS)", () => {
 });
 
 describe("the development secret", () => {
-  const bannerToken = (server: ServerProcess): Promise<string> =>
-    eventually("the development banner", () => /export TOKEN=(\S+)/.exec(server.stderr())?.[1]);
+  const bannerToken = (server: ServerProcess): Promise<string> => eventually("the development banner", () => /export TOKEN=(\S+)/.exec(server.stderr())?.[1]);
 
   it("is made on first start (mode 0600, in the data folder), signs the banner's token, and is reused by the next start", async () => {
     const dir = dataDir();

@@ -55,8 +55,7 @@ let rows: Capacity[] = [];
 
 function renderTimeline(a: PersonAvailability): void {
   $("summary").textContent =
-    `average ${a.averageAllocatedPct}% · peak ${a.peakAllocatedPct}% · ` +
-    `${a.overallocatedDays} day(s) over 100% · ${a.availableDays} day(s) with time free`;
+    `average ${a.averageAllocatedPct}% · peak ${a.peakAllocatedPct}% · ` + `${a.overallocatedDays} day(s) over 100% · ${a.availableDays} day(s) with time free`;
   const timeline = $("timeline");
   timeline.replaceChildren();
   const day = (s: string): number => Date.parse(`${s}T00:00:00Z`) / 86_400_000;

@@ -1,11 +1,4 @@
-import {
-  createRemoteJWKSet,
-  errors as joseErrors,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyOptions,
-  type JWTVerifyResult,
-} from "jose";
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
 import { DEFAULT_JWT_CLOCK_SKEW_MS, DEFAULT_JWT_MAX_LIFETIME_MS, type JwtConfig } from "../config.js";
 import { UnauthenticatedError } from "../domain/errors.js";
 import { canonicalReference, isScopeId } from "../domain/ids.js";

@@ -5,13 +5,7 @@
  */
 import { SourceType } from "../gen/work/v1/capacity_pb.js";
 import { checkPeriodOrder, requiredDate } from "./dates.js";
-import {
-  AlreadyExistsError,
-  EtagMismatchError,
-  FailedPreconditionError,
-  NotFoundError,
-  Violations,
-} from "./errors.js";
+import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, Violations } from "./errors.js";
 import { requiredReference } from "./ids.js";
 import { requiredPercent } from "./percent.js";
 
@@ -75,16 +69,7 @@ export interface WriteStamp {
 }
 
 /** Mask paths a client may write; also the order in which violations are reported. */
-export const WRITABLE_PATHS = [
-  "person_id",
-  "project_id",
-  "period_start",
-  "period_end",
-  "allocated_pct",
-  "notes",
-  "source",
-  "source_type",
-] as const;
+export const WRITABLE_PATHS = ["person_id", "project_id", "period_start", "period_end", "allocated_pct", "notes", "source", "source_type"] as const;
 /** One writable mask path, e.g. `allocated_pct`. */
 export type WritablePath = (typeof WRITABLE_PATHS)[number];
 
@@ -130,10 +115,7 @@ export function resolveMask(paths: readonly string[] | undefined, v: Violations)
 }
 
 /** The writable part of a record after validation, with references in canonical form. */
-type Writable = Pick<
-  CapacityRecord,
-  "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType"
->;
+type Writable = Pick<CapacityRecord, "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType">;
 
 function charCount(value: string): number {
   // Code points, not UTF-16 units: an emoji counts once.
@@ -153,13 +135,7 @@ function text(value: string, max: number, field: string, v: Violations): void {
  * Validates the fields a write takes from the input: all of them, or the
  * masked ones over `base`. Violations name fields under `prefix`.
  */
-function writable(
-  input: CapacityInput,
-  base: Writable | undefined,
-  mask: Set<WritablePath> | undefined,
-  prefix: string,
-  v: Violations,
-): Writable {
+function writable(input: CapacityInput, base: Writable | undefined, mask: Set<WritablePath> | undefined, prefix: string, v: Violations): Writable {
   const take = (path: WritablePath): boolean => base === undefined || mask === undefined || mask.has(path);
   const f = (path: WritablePath): string => `${prefix}${path}`;
   const out: Writable = base

@@ -34,7 +34,10 @@ export interface MappedError {
 export function toConnectError(err: unknown, correlationId: string): MappedError {
   if (err instanceof ConnectError) return { error: err, internal: err.code === Code.Internal || err.code === Code.Unknown };
   type Details = ConstructorParameters<typeof ConnectError>[3];
-  const known = (code: Code, e: Error, details?: Details): MappedError => ({ error: new ConnectError(e.message, code, undefined, details, e), internal: false });
+  const known = (code: Code, e: Error, details?: Details): MappedError => ({
+    error: new ConnectError(e.message, code, undefined, details, e),
+    internal: false,
+  });
   if (err instanceof InvalidArgumentError) {
     const detail = create(BadRequestSchema, {
       fieldViolations: err.violations.map((v) => ({ field: v.field, description: v.description })),

@@ -34,7 +34,6 @@ async function collect(body: AsyncIterable<Uint8Array> | undefined): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-
 /** The response with a new body (and a content-length that matches it). */
 function withBody(res: UniversalServerResponse, body: Uint8Array, status = res.status): UniversalServerResponse {
   if (res.header?.has("content-length")) res.header.set("content-length", String(body.length));

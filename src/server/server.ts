@@ -54,7 +54,8 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
       return { values: createContextValues().set(callInfoKey, info), observed: () => info.observed, correlationId: info.correlationId };
     },
     onError: (err, req) => observer.fault(err, { path: pathOf(req), peer: peerOf(req.socket) }),
-    onRefused: (reason, req, facts) => observer.refused(reason, { peer: peerOf(req.socket), detail: `${pathOf(req)}: ${facts.code}`, correlationId: facts.correlationId }),
+    onRefused: (reason, req, facts) =>
+      observer.refused(reason, { peer: peerOf(req.socket), detail: `${pathOf(req)}: ${facts.code}`, correlationId: facts.correlationId }),
     fallback: (_req, res) => {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end("not found\n");

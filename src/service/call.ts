@@ -34,7 +34,5 @@ export interface WorkLimits {
  * every engine from one table.
  */
 export type ServiceCore<S extends DescService> = {
-  [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O>
-    ? (call: Call, req: MessageShape<I>) => Promise<MessageShape<O>>
-    : never;
+  [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O> ? (call: Call, req: MessageShape<I>) => Promise<MessageShape<O>> : never;
 };

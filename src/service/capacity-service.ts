@@ -126,7 +126,12 @@ export function createCapacityService({ store, limits, now = Date.now }: Capacit
       const plan = checkSetCapacity(req);
       const scope = scopeOf(caller);
       if (req.validateOnly) {
-        const { record } = await buildWrite(plan, stamp(caller), (id) => store.get(scope, id), () => "");
+        const { record } = await buildWrite(
+          plan,
+          stamp(caller),
+          (id) => store.get(scope, id),
+          () => "",
+        );
         const days = overallocationWindow(record, plan.policy);
         if (days) assertNotOverallocated(record, plan.policy, await store.allocations(scope, [record.personId], days, false));
         return toCapacity(record);

@@ -80,9 +80,7 @@ class KnexWriter implements CapacityWriter {
   async update(record: CapacityRecord, expectedEtag: string): Promise<void> {
     this.assertTenant(record);
     const { tenant_id: _tenant, id: _id, ...changes } = toRow(record);
-    const count = await scoped(this.table(CAPACITIES), this.scope)
-      .andWhere({ id: record.id, etag: expectedEtag })
-      .update(changes);
+    const count = await scoped(this.table(CAPACITIES), this.scope).andWhere({ id: record.id, etag: expectedEtag }).update(changes);
     if (count !== 1) throw new Error(`update of ${record.id} matched ${count} rows`);
   }
 

@@ -19,9 +19,7 @@ export const GET_SQL = "select * from `capacities` where `tenant_id` = ? and `id
 export const GET_APP_SQL = "select * from `capacities` where `tenant_id` = ? and `id` = ? and `app_id` = ? limit 1";
 
 /** A camelCase field name as its snake_case column name (`periodStart` → `period_start`). */
-type ColumnName<K extends string> = K extends `${infer H}${infer T}`
-  ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${ColumnName<T>}`
-  : K;
+type ColumnName<K extends string> = K extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `_${Lowercase<H>}`}${ColumnName<T>}` : K;
 
 /** A value as the drivers return it: MySQL has no boolean type and answers 0 or 1. */
 type Stored<V> = V extends boolean ? boolean | number : V;

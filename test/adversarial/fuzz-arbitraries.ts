@@ -35,7 +35,19 @@ export const text = fc.oneof(nasty, fc.string({ unit: "binary", maxLength: 60 })
 /** Dates, mostly broken: any day from year 1, impossible and misformatted ones, and any text. */
 const date = fc.oneof(
   fc.date({ min: new Date("0001-01-01"), max: new Date("9999-12-31"), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
-  fc.constantFrom("2027-02-29", "2028-02-29", "2027-02-30", "2027-13-01", "0000-00-00", "9999-12-31", "1000-01-01", "0999-12-31", "2027-1-1", "27-01-01", "2027-01-01T00:00:00Z"),
+  fc.constantFrom(
+    "2027-02-29",
+    "2028-02-29",
+    "2027-02-30",
+    "2027-13-01",
+    "0000-00-00",
+    "9999-12-31",
+    "1000-01-01",
+    "0999-12-31",
+    "2027-1-1",
+    "27-01-01",
+    "2027-01-01T00:00:00Z",
+  ),
   text,
 );
 /** Any double, tenths around 0–100, and the edges (NaN, ±Infinity, −0, too many decimals). */
@@ -47,7 +59,10 @@ const number = fc.oneof(
 /** References, mostly broken: empty, an id of the wrong kind, any text. */
 const ref = fc.oneof(fc.constant(""), fc.constantFrom("per_01M8FMTT425T0SWT9WYGC66PKF", "prj_01M8FMTT425T0SWT9WYGC66PKG"), text);
 /** Mask paths: writable, output-only, `*`, and any text. */
-const maskPath = fc.oneof(fc.constantFrom("person_id", "project_id", "period_start", "period_end", "allocated_pct", "notes", "source", "source_type", "*", "etag", "id", "tenant_id"), text);
+const maskPath = fc.oneof(
+  fc.constantFrom("person_id", "project_id", "period_start", "period_end", "allocated_pct", "notes", "source", "source_type", "*", "etag", "id", "tenant_id"),
+  text,
+);
 /** Any int32, and the edges. */
 const int32 = fc.oneof(fc.integer({ min: -2147483648, max: 2147483647 }), fc.constantFrom(0, -1, 1, 1000, 1001, 2147483647));
 
@@ -86,7 +101,16 @@ export function selects(paths: readonly string[] | undefined, field: Field): boo
 
 /** Any value at all in any field, as before: mostly refused. */
 const randomCapacity = fc.record(
-  { personId: ref, projectId: ref, periodStart: date, periodEnd: date, allocatedPct: number, notes: text, source: text, sourceType: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: -5, max: 100 })) },
+  {
+    personId: ref,
+    projectId: ref,
+    periodStart: date,
+    periodEnd: date,
+    allocatedPct: number,
+    notes: text,
+    source: text,
+    sourceType: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: -5, max: 100 })),
+  },
   { requiredKeys: [] },
 );
 
@@ -126,12 +150,25 @@ const LAST_DAY = dayOf("9999-12-31");
 const NEAR = dayOf("2027-01-01");
 /** Valid periods: mostly short ones in 2027 (so people overlap), some anywhere in 1000–9999, and the edges. */
 const period = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 45 })).map(([s, n]) => [isoOf(NEAR + s), isoOf(NEAR + s + n)] as const) },
+  {
+    weight: 6,
+    arbitrary: fc.tuple(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 45 })).map(([s, n]) => [isoOf(NEAR + s), isoOf(NEAR + s + n)] as const),
+  },
   {
     weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: FIRST_DAY, max: LAST_DAY }), fc.integer({ min: 0, max: 4000 })).map(([s, n]) => [isoOf(s), isoOf(Math.min(LAST_DAY, s + n))] as const),
+    arbitrary: fc
+      .tuple(fc.integer({ min: FIRST_DAY, max: LAST_DAY }), fc.integer({ min: 0, max: 4000 }))
+      .map(([s, n]) => [isoOf(s), isoOf(Math.min(LAST_DAY, s + n))] as const),
   },
-  { weight: 1, arbitrary: fc.constantFrom<[string, string]>(["1000-01-01", "1000-01-01"], ["9999-12-31", "9999-12-31"], ["2028-02-29", "2028-03-01"], ["1000-01-01", "9999-12-31"]) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<[string, string]>(
+      ["1000-01-01", "1000-01-01"],
+      ["9999-12-31", "9999-12-31"],
+      ["2028-02-29", "2028-03-01"],
+      ["1000-01-01", "9999-12-31"],
+    ),
+  },
 );
 const validPct = fc.oneof(
   { weight: 4, arbitrary: fc.integer({ min: 0, max: 10_000 }).map((bp) => bp / 100) },
@@ -170,12 +207,14 @@ export const validCapacity: fc.Arbitrary<CapacityFields> = fc
 
 /** Replace one field with a hostile value, or leave it out. */
 type Breakage = { field: Field; drop: true } | { field: Field; drop: false; value: unknown };
-const breakage: fc.Arbitrary<Breakage> = fc.constantFrom(...FIELDS).chain((field) =>
-  fc.oneof(
-    { weight: 1, arbitrary: fc.constant<Breakage>({ field, drop: true }) },
-    { weight: 4, arbitrary: HOSTILE[field].map((value): Breakage => ({ field, drop: false, value })) },
-  ),
-);
+const breakage: fc.Arbitrary<Breakage> = fc
+  .constantFrom(...FIELDS)
+  .chain((field) =>
+    fc.oneof(
+      { weight: 1, arbitrary: fc.constant<Breakage>({ field, drop: true }) },
+      { weight: 4, arbitrary: HOSTILE[field].map((value): Breakage => ({ field, drop: false, value })) },
+    ),
+  );
 
 /** A capacity and the fields deliberately broken in it (which may by chance still be valid). */
 interface Fuzzed {
@@ -199,7 +238,13 @@ const policy = fc.oneof(
   { weight: 5, arbitrary: fc.constant(OverallocationPolicy.UNSPECIFIED) },
   { weight: 4, arbitrary: fc.constant(OverallocationPolicy.ALLOW) },
   { weight: 5, arbitrary: fc.constant(OverallocationPolicy.REJECT) },
-  { weight: 1, arbitrary: fc.oneof(fc.constantFrom(3, -1, 99, 2147483647, -2147483648), fc.integer({ min: -2147483648, max: 2147483647 }).filter((n) => n < 0 || n > 2)) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(
+      fc.constantFrom(3, -1, 99, 2147483647, -2147483648),
+      fc.integer({ min: -2147483648, max: 2147483647 }).filter((n) => n < 0 || n > 2),
+    ),
+  },
 );
 
 /** A few request ids that come back, so retries (replays, or a different request under a used id) happen. */
@@ -313,23 +358,33 @@ const maskedUpdate: fc.Arbitrary<SetOp> = fc
     return { rpc: "setCapacity", target: t, etag: e, capacity: capacity, broken, paths: m, validateOnly: v, policy: p, requestId: r };
   });
 /** An update without a mask: every writable field replaced. */
-const fullUpdate: fc.Arbitrary<SetOp> = fc.record({ t: target, e: etag, f: fuzzedCapacity, v: validateOnly, p: policy, r: requestId }).map(({ t, e, f, v, p, r }) => ({
-  rpc: "setCapacity",
-  target: t,
-  etag: e,
-  ...f,
-  paths: undefined,
-  validateOnly: v,
-  policy: p,
-  requestId: r,
-}));
+const fullUpdate: fc.Arbitrary<SetOp> = fc
+  .record({ t: target, e: etag, f: fuzzedCapacity, v: validateOnly, p: policy, r: requestId })
+  .map(({ t, e, f, v, p, r }) => ({
+    rpc: "setCapacity",
+    target: t,
+    etag: e,
+    ...f,
+    paths: undefined,
+    validateOnly: v,
+    policy: p,
+    requestId: r,
+  }));
 const transition: fc.Arbitrary<TransitionOp> = fc
   .constantFrom("deleteCapacity" as const, "undeleteCapacity" as const, "confirmCapacity" as const, "confirmCapacity" as const)
   .chain((rpc) => fc.record({ rpc: fc.constant(rpc), target: targetOf(rpc === "undeleteCapacity"), etag, policy }));
 
 /** The old broad generator: anything in every field of every RPC. */
 const noiseWrite: fc.Arbitrary<SetOp> = fc
-  .record({ c: randomCapacity, update: fc.boolean(), m: fc.array(maskPath, { maxLength: 4 }), v: fc.boolean(), r: fc.oneof(fc.constant(""), text, fc.uuid()), e: fc.oneof(fc.constant(""), text), p: policy })
+  .record({
+    c: randomCapacity,
+    update: fc.boolean(),
+    m: fc.array(maskPath, { maxLength: 4 }),
+    v: fc.boolean(),
+    r: fc.oneof(fc.constant(""), text, fc.uuid()),
+    e: fc.oneof(fc.constant(""), text),
+    p: policy,
+  })
   .map(({ c, update, m, v, r, e, p }) => ({
     rpc: "setCapacity",
     target: update ? { kind: "pool", index: 0 } : undefined,
@@ -345,7 +400,16 @@ const read: fc.Arbitrary<ReadOp> = fc.oneof(
   fc.oneof(fc.constant("<record>"), text).map((id): ReadOp => ({ rpc: "getCapacity", req: { id } })),
   fc
     .record(
-      { pageSize: int32, pageToken: fc.oneof(text, fc.base64String({ maxLength: 80 })), personId: ref, projectId: ref, periodFrom: date, periodTo: date, confirmed: fc.boolean(), showDeleted: fc.boolean() },
+      {
+        pageSize: int32,
+        pageToken: fc.oneof(text, fc.base64String({ maxLength: 80 })),
+        personId: ref,
+        projectId: ref,
+        periodFrom: date,
+        periodTo: date,
+        confirmed: fc.boolean(),
+        showDeleted: fc.boolean(),
+      },
       { requiredKeys: [] },
     )
     .map((req): ReadOp => ({ rpc: "listCapacities", req })),

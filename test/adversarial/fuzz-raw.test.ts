@@ -70,7 +70,17 @@ type Header =
   | "two messages";
 
 const seed: fc.Arbitrary<Seed> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("random" as const), method: fc.constantFrom(...METHODS), bytes: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(new Uint8Array(0), new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), new Uint8Array([0x12, 0x80]))) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("random" as const),
+      method: fc.constantFrom(...METHODS),
+      bytes: fc.oneof(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.constantFrom(new Uint8Array(0), new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), new Uint8Array([0x12, 0x80])),
+      ),
+    }),
+  },
   { weight: 3, arbitrary: validCapacity.map((capacity): Seed => ({ kind: "create", capacity })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("update notes" as const), pick: fc.nat(), notes: fc.string({ maxLength: 20 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }) },
@@ -87,7 +97,15 @@ const header: fc.Arbitrary<Header> = fc.oneof(
   { weight: 4, arbitrary: fc.constant<Header>("valid") },
   {
     weight: 6,
-    arbitrary: fc.constantFrom<Header>("length beyond the body", "length short of the body", "compressed flag, no encoding", "trailer flag", "unknown flag", "cut inside the header", "two messages"),
+    arbitrary: fc.constantFrom<Header>(
+      "length beyond the body",
+      "length short of the body",
+      "compressed flag, no encoding",
+      "trailer flag",
+      "unknown flag",
+      "cut inside the header",
+      "two messages",
+    ),
   },
 );
 
@@ -140,7 +158,7 @@ const unknownFlag = (n: number): number => 0x40 | (n % 0x3f);
 function frames(body: Buffer): { messages: Buffer[]; trailer: Record<string, string> } {
   const messages: Buffer[] = [];
   const trailer: Record<string, string> = {};
-  for (let at = 0; at + 5 <= body.length; ) {
+  for (let at = 0; at + 5 <= body.length;) {
     const flag = body[at]!;
     const length = body.readUInt32BE(at + 1);
     const data = body.subarray(at + 5, at + 5 + length);
@@ -171,7 +189,13 @@ describe.each(ENGINES)("raw bodies on %s", (engine) => {
     /** Each acknowledged record as the server last acknowledged it. */
     const acknowledged = new Map<string, Capacity>();
     for (let i = 0; i < 3; i++) {
-      const c = ok(await client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 10 } }, token));
+      const c = ok(
+        await client.call(
+          "setCapacity",
+          { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 10 } },
+          token,
+        ),
+      );
       acknowledged.set(c.id, c);
     }
     const pick = (n: number): string => [...acknowledged.keys()][n % acknowledged.size]!;
@@ -219,66 +243,81 @@ describe.each(ENGINES)("raw bodies on %s", (engine) => {
     };
 
     await fc.assert(
-      fc.asyncProperty(seed, damage, fc.constantFrom<Framing>("grpc", "grpc-web", "connect-proto", "connect-json"), header, fc.nat(), async (s, d, framing, h, cutAt) => {
-        const { method, message, bytes } = request(s);
-        const schema = SCHEMAS[method];
-        const json = framing === "connect-json";
-        const msg = create(schema, message as never);
-        const encoded = bytes ?? (json ? Buffer.from(toJsonString(schema, msg)) : toBinary(schema, msg));
-        const payload = damaged(encoded, d);
-        const path = `/work.v1.CapacityService/${method}`;
-        let written: Buffer | undefined;
-        let label: string;
-        if (framing === "grpc" || framing === "grpc-web") {
-          const contentType: Record<string, string> = framing === "grpc" ? { "content-type": "application/grpc", te: "trailers" } : { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" };
-          const answer = await send(path, contentType, frame(payload, h, cutAt));
-          const body = frames(answer.body);
-          // gRPC: trailers (or trailers-only headers); gRPC-Web: the trailer frame (or trailers-only headers).
-          const grpcStatus = answer.trailers["grpc-status"] ?? body.trailer["grpc-status"] ?? answer.headers["grpc-status"];
-          label = `raw ${framing} HTTP ${answer.status} grpc-status ${String(grpcStatus)}`;
-          figures.add(`raw frame header: ${h}`);
-          figures.add(label);
-          expect({ framing, header: h, status: answer.status }).toEqual({ framing, header: h, status: 200 });
-          // A status, and not INTERNAL or UNKNOWN. (A frame that promises more
-          // bytes than it carries is a protocol error; connect-es says UNIMPLEMENTED.)
-          const message = decodeURIComponent(String(answer.trailers["grpc-message"] ?? body.trailer["grpc-message"] ?? answer.headers["grpc-message"] ?? ""));
-          if (compressedBit(h, cutAt) && String(grpcStatus) !== "0") {
-            expect({ framing, header: h, grpcStatus: String(grpcStatus) }).toEqual({ framing, header: h, grpcStatus: String(Code.InvalidArgument) });
-            figures.add("compressed frame without grpc-encoding: INVALID_ARGUMENT");
+      fc.asyncProperty(
+        seed,
+        damage,
+        fc.constantFrom<Framing>("grpc", "grpc-web", "connect-proto", "connect-json"),
+        header,
+        fc.nat(),
+        async (s, d, framing, h, cutAt) => {
+          const { method, message, bytes } = request(s);
+          const schema = SCHEMAS[method];
+          const json = framing === "connect-json";
+          const msg = create(schema, message as never);
+          const encoded = bytes ?? (json ? Buffer.from(toJsonString(schema, msg)) : toBinary(schema, msg));
+          const payload = damaged(encoded, d);
+          const path = `/work.v1.CapacityService/${method}`;
+          let written: Buffer | undefined;
+          let label: string;
+          if (framing === "grpc" || framing === "grpc-web") {
+            const contentType: Record<string, string> =
+              framing === "grpc" ? { "content-type": "application/grpc", te: "trailers" } : { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" };
+            const answer = await send(path, contentType, frame(payload, h, cutAt));
+            const body = frames(answer.body);
+            // gRPC: trailers (or trailers-only headers); gRPC-Web: the trailer frame (or trailers-only headers).
+            const grpcStatus = answer.trailers["grpc-status"] ?? body.trailer["grpc-status"] ?? answer.headers["grpc-status"];
+            label = `raw ${framing} HTTP ${answer.status} grpc-status ${String(grpcStatus)}`;
+            figures.add(`raw frame header: ${h}`);
+            figures.add(label);
+            expect({ framing, header: h, status: answer.status }).toEqual({ framing, header: h, status: 200 });
+            // A status, and not INTERNAL or UNKNOWN. (A frame that promises more
+            // bytes than it carries is a protocol error; connect-es says UNIMPLEMENTED.)
+            const message = decodeURIComponent(String(answer.trailers["grpc-message"] ?? body.trailer["grpc-message"] ?? answer.headers["grpc-message"] ?? ""));
+            if (compressedBit(h, cutAt) && String(grpcStatus) !== "0") {
+              expect({ framing, header: h, grpcStatus: String(grpcStatus) }).toEqual({ framing, header: h, grpcStatus: String(Code.InvalidArgument) });
+              figures.add("compressed frame without grpc-encoding: INVALID_ARGUMENT");
+            }
+            expect({
+              framing,
+              header: h,
+              grpcStatus: grpcStatus === undefined || ["2", "13"].includes(String(grpcStatus)) ? `improper: ${String(grpcStatus)} ${message}` : "proper",
+            }).toEqual({
+              framing,
+              header: h,
+              grpcStatus: "proper",
+            });
+            if (String(grpcStatus) === "0") {
+              expect(body.messages).toHaveLength(1);
+              written = body.messages[0];
+            }
+          } else {
+            const answer = await send(path, { "content-type": json ? "application/json" : "application/proto" }, Buffer.from(payload));
+            label = `raw ${framing} HTTP ${answer.status}`;
+            figures.add(label);
+            expect([200, 400, 404, 409, 412]).toContain(answer.status);
+            if (answer.status !== 200) {
+              const error = JSON.parse(answer.body.toString("utf8")) as { code?: string };
+              expect(["unknown", "internal"]).not.toContain(error.code);
+            } else written = answer.body;
           }
-          expect({ framing, header: h, grpcStatus: grpcStatus === undefined || ["2", "13"].includes(String(grpcStatus)) ? `improper: ${String(grpcStatus)} ${message}` : "proper" }).toEqual({
-            framing,
-            header: h,
-            grpcStatus: "proper",
-          });
-          if (String(grpcStatus) === "0") {
-            expect(body.messages).toHaveLength(1);
-            written = body.messages[0];
+          figures.add("raw bodies sent");
+          if (written === undefined || !WRITES.has(method)) return;
+          const c = json ? fromJsonString(CapacitySchema, written.toString("utf8")) : fromBinary(CapacitySchema, written);
+          // The server decoded the very bytes sent: a flip that set validate_only wrote nothing.
+          let validateOnly = false;
+          try {
+            if (method === "SetCapacity")
+              validateOnly = (
+                json ? fromJsonString(SetCapacityRequestSchema, Buffer.from(payload).toString("utf8")) : fromBinary(SetCapacityRequestSchema, payload)
+              ).validateOnly;
+          } catch {
+            // Not decodable as sent, yet answered OK: counted as a write, and the final check decides.
           }
-        } else {
-          const answer = await send(path, { "content-type": json ? "application/json" : "application/proto" }, Buffer.from(payload));
-          label = `raw ${framing} HTTP ${answer.status}`;
-          figures.add(label);
-          expect([200, 400, 404, 409, 412]).toContain(answer.status);
-          if (answer.status !== 200) {
-            const error = JSON.parse(answer.body.toString("utf8")) as { code?: string };
-            expect(["unknown", "internal"]).not.toContain(error.code);
-          } else written = answer.body;
-        }
-        figures.add("raw bodies sent");
-        if (written === undefined || !WRITES.has(method)) return;
-        const c = json ? fromJsonString(CapacitySchema, written.toString("utf8")) : fromBinary(CapacitySchema, written);
-        // The server decoded the very bytes sent: a flip that set validate_only wrote nothing.
-        let validateOnly = false;
-        try {
-          if (method === "SetCapacity") validateOnly = (json ? fromJsonString(SetCapacityRequestSchema, Buffer.from(payload).toString("utf8")) : fromBinary(SetCapacityRequestSchema, payload)).validateOnly;
-        } catch {
-          // Not decodable as sent, yet answered OK: counted as a write, and the final check decides.
-        }
-        if (validateOnly || c.id === "") return;
-        acknowledged.set(c.id, c);
-        figures.add("raw writes acknowledged");
-      }),
+          if (validateOnly || c.id === "") return;
+          acknowledged.set(c.id, c);
+          figures.add("raw writes acknowledged");
+        },
+      ),
       { numRuns: RUNS },
     );
     // Oversized: more than CAPACITY_READ_MAX_BYTES, framed for gRPC and for gRPC-Web.

@@ -37,7 +37,22 @@ describe.each(ENGINES)("isolation on %s", (engine) => {
     const records = [];
     for (let i = 0; i < 3; i++) {
       records.push(
-        ok(await client.call("setCapacity", { capacity: { personId: victimPerson, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 30, notes: `secret ${i}` } }, victim)),
+        ok(
+          await client.call(
+            "setCapacity",
+            {
+              capacity: {
+                personId: victimPerson,
+                projectId: project(),
+                periodStart: "2027-01-01",
+                periodEnd: "2027-01-31",
+                allocatedPct: 30,
+                notes: `secret ${i}`,
+              },
+            },
+            victim,
+          ),
+        ),
       );
     }
     ok(await client.call("deleteCapacity", { id: records[2]!.id }, victim));
@@ -52,9 +67,24 @@ describe.each(ENGINES)("isolation on %s", (engine) => {
         const missing = `cap_${ulid(0)}`;
         const calls: Array<[string, (x: string) => Promise<Outcome<unknown>>]> = [
           ["get", (x) => client.call("getCapacity", { id: x }, token)],
-          ["update", (x) => client.call("setCapacity", { capacity: { id: x, allocatedPct: 99, notes: "pwned" }, updateMask: { paths: ["allocated_pct", "notes"] } }, token)],
-          ["replace", (x) => client.call("setCapacity", { capacity: { id: x, personId: victimPerson, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 1 } }, token)],
-          ["validate-only update", (x) => client.call("setCapacity", { capacity: { id: x, notes: "x" }, updateMask: { paths: ["notes"] }, validateOnly: true }, token)],
+          [
+            "update",
+            (x) =>
+              client.call("setCapacity", { capacity: { id: x, allocatedPct: 99, notes: "pwned" }, updateMask: { paths: ["allocated_pct", "notes"] } }, token),
+          ],
+          [
+            "replace",
+            (x) =>
+              client.call(
+                "setCapacity",
+                { capacity: { id: x, personId: victimPerson, projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 1 } },
+                token,
+              ),
+          ],
+          [
+            "validate-only update",
+            (x) => client.call("setCapacity", { capacity: { id: x, notes: "x" }, updateMask: { paths: ["notes"] }, validateOnly: true }, token),
+          ],
           ["delete", (x) => client.call("deleteCapacity", { id: x }, token)],
           ["undelete", (x) => client.call("undeleteCapacity", { id: x, overallocationPolicy: OverallocationPolicy.REJECT }, token)],
           ["confirm", (x) => client.call("confirmCapacity", { id: x }, token)],
@@ -73,7 +103,11 @@ describe.each(ENGINES)("isolation on %s", (engine) => {
       const window = { periodStart: "2027-01-01", periodEnd: "2027-01-31", includeCapacityIds: true };
       const availability = ok(await client.call("getPersonAvailability", { personId: victimPerson, ...window }, token));
       const batch = ok(await client.call("batchGetPersonAvailability", { personIds: [victimPerson], ...window }, token));
-      const seen = [listed.capacities.length, availability.segments.flatMap((s) => s.capacityIds).length + availability.peakAllocatedPct, batch.availabilities[0]!.peakAllocatedPct];
+      const seen = [
+        listed.capacities.length,
+        availability.segments.flatMap((s) => s.capacityIds).length + availability.peakAllocatedPct,
+        batch.availabilities[0]!.peakAllocatedPct,
+      ];
       figures.add("attacks", seen.length);
       figures.add("rejected as missing", seen.filter((n) => n === 0).length);
       expect(listed.capacities).toEqual([]);

@@ -22,7 +22,12 @@ function request(path: string, extra: Array<[string, string]> = [], method = "PO
 
 /** The HTTP/2 preface cut short or changed, alone or followed by HTTP/1 or junk. */
 export const prefaceCase: fc.Arbitrary<RawCase> = fc
-  .record({ cut: fc.integer({ min: 0, max: PREFACE.length - 1 }), flip: fc.option(fc.integer({ min: 0, max: PREFACE.length - 1 })), tail: fc.constantFrom("", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "\0\0\0"), half: fc.boolean() })
+  .record({
+    cut: fc.integer({ min: 0, max: PREFACE.length - 1 }),
+    flip: fc.option(fc.integer({ min: 0, max: PREFACE.length - 1 })),
+    tail: fc.constantFrom("", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "\0\0\0"),
+    half: fc.boolean(),
+  })
   .map(({ cut, flip, tail, half }) => {
     const p = Buffer.from(PREFACE);
     if (flip !== null) p[flip] = p[flip]! ^ 0x20;
@@ -30,7 +35,15 @@ export const prefaceCase: fc.Arbitrary<RawCase> = fc
   });
 
 const settingsFrames = fc.oneof(
-  fc.array(fc.tuple(fc.integer({ min: 0, max: 10 }), fc.oneof(fc.constantFrom(0, 1, 2, 16383, 16384, 16777215, 16777216, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat())), { maxLength: 6 }).map((e) => [settings(e)]),
+  fc
+    .array(
+      fc.tuple(
+        fc.integer({ min: 0, max: 10 }),
+        fc.oneof(fc.constantFrom(0, 1, 2, 16383, 16384, 16777215, 16777216, 0x7fffffff, 0x80000000, 0xffffffff), fc.nat()),
+      ),
+      { maxLength: 6 },
+    )
+    .map((e) => [settings(e)]),
   fc.constantFrom(
     [settings([], true)],
     [frame(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6))],
@@ -41,7 +54,17 @@ const settingsFrames = fc.oneof(
   ),
 );
 
-const garbageHpack = fc.oneof(bytes(64), fc.constantFrom(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x3f, 0xe1, 0xff, 0xff, 0xff, 0x0f]), Buffer.from([0x00, 0x7f]), Buffer.from([0xbe]), Buffer.from([0x20]), Buffer.from([0x00, 0x00, 0x00])));
+const garbageHpack = fc.oneof(
+  bytes(64),
+  fc.constantFrom(
+    Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    Buffer.from([0x3f, 0xe1, 0xff, 0xff, 0xff, 0x0f]),
+    Buffer.from([0x00, 0x7f]),
+    Buffer.from([0xbe]),
+    Buffer.from([0x20]),
+    Buffer.from([0x00, 0x00, 0x00]),
+  ),
+);
 
 const headersFrames = fc.oneof(
   fc.tuple(garbageHpack, streamId, fc.integer({ min: 0, max: 255 })).map(([b, id, flags]) => [frame(FrameType.HEADERS, flags, id, b)]),
@@ -51,7 +74,10 @@ const headersFrames = fc.oneof(
     [frame(FrameType.HEADERS, 0, 1, headerBlock(request("/healthz", [], "GET")))],
     [frame(FrameType.HEADERS, 0, 1, headerBlock(request("/healthz", [], "GET"))), frame(FrameType.HEADERS, Flag.END_HEADERS, 3, Buffer.from([0x82]))],
     [frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, Buffer.from([0x82]))],
-    [frame(FrameType.HEADERS, 0, 1, Buffer.alloc(0)), ...Array.from({ length: 2000 }, () => frame(FrameType.CONTINUATION, 0, 1, headerBlock([["x-a", "b".repeat(60)]])))],
+    [
+      frame(FrameType.HEADERS, 0, 1, Buffer.alloc(0)),
+      ...Array.from({ length: 2000 }, () => frame(FrameType.CONTINUATION, 0, 1, headerBlock([["x-a", "b".repeat(60)]]))),
+    ],
     [requestHeaders(1, request("/healthz", [], "GET"), true), requestHeaders(1, request("/healthz", [], "GET"), true)],
     [requestHeaders(2, request("/healthz", [], "GET"), true)],
     [requestHeaders(3, request("/healthz", [], "GET"), true), requestHeaders(1, request("/healthz", [], "GET"), true)],
@@ -63,7 +89,16 @@ const headersFrames = fc.oneof(
     [requestHeaders(1, [...request("/healthz", [], "GET"), ["x", "a\r\nb"]], true)],
     [requestHeaders(1, [...request("/healthz", [], "GET"), ["", "x"]], true)],
     [requestHeaders(1, [...request("/healthz", [], "GET"), ["x", "v".repeat(70_000)]], true)],
-    [requestHeaders(1, request("/work.v1.CapacityService/ListCapacities", [["content-length", "5"], ["content-length", "7"]]), true)],
+    [
+      requestHeaders(
+        1,
+        request("/work.v1.CapacityService/ListCapacities", [
+          ["content-length", "5"],
+          ["content-length", "7"],
+        ]),
+        true,
+      ),
+    ],
   ),
 );
 
@@ -71,15 +106,27 @@ const headersFrames = fc.oneof(
 function requestFrames(token: string | undefined): fc.Arbitrary<Buffer[]> {
   const auth: Array<[string, string]> = token === undefined ? [] : [["authorization", `Bearer ${token}`]];
   return fc
-    .record({ m: fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "get", "CONNECT", "PRI", ""), p: pathShape(["/healthz", "/readyz", "/ui/", "/ui/index.html", ...RPC_PATHS]), ct: fc.constantFrom("application/grpc", "application/json", "application/proto", "application/grpc-web+proto", "x"), body: bytes(40), end: fc.boolean() })
+    .record({
+      m: fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", "get", "CONNECT", "PRI", ""),
+      p: pathShape(["/healthz", "/readyz", "/ui/", "/ui/index.html", ...RPC_PATHS]),
+      ct: fc.constantFrom("application/grpc", "application/json", "application/proto", "application/grpc-web+proto", "x"),
+      body: bytes(40),
+      end: fc.boolean(),
+    })
     .map(({ m, p, ct, body, end }) => [
-      requestHeaders(1, [[":method", m], [":scheme", "http"], [":authority", "x"], [":path", p], ["content-type", ct], ["te", "trailers"], ...auth], m === "GET" || m === "HEAD"),
+      requestHeaders(
+        1,
+        [[":method", m], [":scheme", "http"], [":authority", "x"], [":path", p], ["content-type", ct], ["te", "trailers"], ...auth],
+        m === "GET" || m === "HEAD",
+      ),
       ...(m === "GET" || m === "HEAD" ? [] : [frame(FrameType.DATA, end ? Flag.END_STREAM : 0, 1, body)]),
     ]);
 }
 
 const dataFrames = fc.oneof(
-  fc.tuple(streamId, fc.integer({ min: 0, max: 255 }), bytes(40), fc.option(fc.integer({ min: 0, max: 0xffffff }))).map(([id, flags, b, declared]) => [requestHeaders(1, request(RPC_PATHS[1]!)), frame(FrameType.DATA, flags, id, b, declared ?? b.length)]),
+  fc
+    .tuple(streamId, fc.integer({ min: 0, max: 255 }), bytes(40), fc.option(fc.integer({ min: 0, max: 0xffffff })))
+    .map(([id, flags, b, declared]) => [requestHeaders(1, request(RPC_PATHS[1]!)), frame(FrameType.DATA, flags, id, b, declared ?? b.length)]),
   fc.constantFrom(
     [frame(FrameType.DATA, Flag.END_STREAM, 0, Buffer.from("x"))],
     [frame(FrameType.DATA, 0, 1, Buffer.from("x"))],
@@ -93,7 +140,14 @@ const dataFrames = fc.oneof(
 );
 
 const controlFrames = fc.oneof(
-  fc.tuple(fc.constantFrom(FrameType.RST_STREAM, FrameType.GOAWAY, FrameType.WINDOW_UPDATE, FrameType.PING, FrameType.PRIORITY, FrameType.PUSH_PROMISE), fc.integer({ min: 0, max: 255 }), streamId, bytes(20)).map(([t, f, id, b]) => [frame(t, f, id, b)]),
+  fc
+    .tuple(
+      fc.constantFrom(FrameType.RST_STREAM, FrameType.GOAWAY, FrameType.WINDOW_UPDATE, FrameType.PING, FrameType.PRIORITY, FrameType.PUSH_PROMISE),
+      fc.integer({ min: 0, max: 255 }),
+      streamId,
+      bytes(20),
+    )
+    .map(([t, f, id, b]) => [frame(t, f, id, b)]),
   fc.constantFrom(
     [frame(FrameType.WINDOW_UPDATE, 0, 0, u32(0))],
     [requestHeaders(1, request(RPC_PATHS[1]!)), frame(FrameType.WINDOW_UPDATE, 0, 1, u32(0))],
@@ -116,7 +170,15 @@ const controlFrames = fc.oneof(
 );
 
 const randomFrames = fc.array(
-  fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 255 }), streamId, bytes(48), fc.option(fc.integer({ min: 0, max: 0xffffff }), { freq: 4 })).map(([t, f, id, b, declared]) => frame(t, f, id, b, declared ?? b.length)),
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 12 }),
+      fc.integer({ min: 0, max: 255 }),
+      streamId,
+      bytes(48),
+      fc.option(fc.integer({ min: 0, max: 0xffffff }), { freq: 4 }),
+    )
+    .map(([t, f, id, b, declared]) => frame(t, f, id, b, declared ?? b.length)),
   { minLength: 1, maxLength: 6 },
 );
 
@@ -130,7 +192,14 @@ export function http2Case(token: string | undefined): fc.Arbitrary<RawCase> {
     { weight: 2, arbitrary: h2("HTTP/2 DATA and bodies that never end", dataFrames) },
     { weight: 2, arbitrary: h2("HTTP/2 RST, GOAWAY, PING, WINDOW_UPDATE, floods", controlFrames) },
     { weight: 2, arbitrary: h2("HTTP/2 random frames", randomFrames) },
-    { weight: 1, arbitrary: h2("HTTP/2 random frames without SETTINGS", randomFrames.map((fs) => [PREFACE, ...fs]), false) },
+    {
+      weight: 1,
+      arbitrary: h2(
+        "HTTP/2 random frames without SETTINGS",
+        randomFrames.map((fs) => [PREFACE, ...fs]),
+        false,
+      ),
+    },
   );
 }
 
@@ -142,16 +211,28 @@ export const randomBytesCase: fc.Arbitrary<RawCase> = fc
 /** For a TLS port: TLS records that are not, a real ClientHello cut or flipped, plaintext HTTP. */
 export function tlsGarbageCase(clientHello: Buffer): fc.Arbitrary<RawCase> {
   return fc.oneof(
-    fc.tuple(fc.integer({ min: 0, max: clientHello.length - 1 }), fc.boolean()).map(([cut, half]) => ({ category: "truncated TLS ClientHello", chunks: [clientHello.subarray(0, cut)], halfClose: half })),
+    fc
+      .tuple(fc.integer({ min: 0, max: clientHello.length - 1 }), fc.boolean())
+      .map(([cut, half]) => ({ category: "truncated TLS ClientHello", chunks: [clientHello.subarray(0, cut)], halfClose: half })),
     fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), fc.boolean()).map(([flips, half]) => {
       const hello = Buffer.from(clientHello);
       for (const [at, x] of flips) hello[at % hello.length] = hello[at % hello.length]! ^ x;
       return { category: "corrupted TLS ClientHello", chunks: [hello], halfClose: half };
     }),
-    fc.tuple(fc.constantFrom(0x14, 0x15, 0x16, 0x17, 0x18, 0x80), fc.constantFrom(0x0300, 0x0301, 0x0303, 0x0304, 0xffff), fc.integer({ min: 0, max: 0xffff }), bytes(64), fc.boolean()).map(([type, ver, len, b, half]) => {
-      const head = Buffer.from([type, ver >> 8, ver & 0xff, len >> 8, len & 0xff]);
-      return { category: "TLS records with bad types and lengths", chunks: [Buffer.concat([head, b])], halfClose: half };
-    }),
-    fc.constantFrom("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", PREFACE.toString("latin1")).map((text) => ({ category: "plaintext on the TLS port", chunks: [Buffer.from(text, "latin1")], halfClose: false })),
+    fc
+      .tuple(
+        fc.constantFrom(0x14, 0x15, 0x16, 0x17, 0x18, 0x80),
+        fc.constantFrom(0x0300, 0x0301, 0x0303, 0x0304, 0xffff),
+        fc.integer({ min: 0, max: 0xffff }),
+        bytes(64),
+        fc.boolean(),
+      )
+      .map(([type, ver, len, b, half]) => {
+        const head = Buffer.from([type, ver >> 8, ver & 0xff, len >> 8, len & 0xff]);
+        return { category: "TLS records with bad types and lengths", chunks: [Buffer.concat([head, b])], halfClose: half };
+      }),
+    fc
+      .constantFrom("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", PREFACE.toString("latin1"))
+      .map((text) => ({ category: "plaintext on the TLS port", chunks: [Buffer.from(text, "latin1")], halfClose: false })),
   );
 }

@@ -80,7 +80,10 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     figures.add("seconds", Math.round((Date.now() - started) / 1000));
     figures.save();
     // The reproductions, for a findings note (the failure messages carry the same).
-    writeFileSync(join(FIGURES_DIR, "listener-fuzz-findings.txt"), findings.map((f) => `${f.target}: ${f.problem}\n  ${f.signature}\n  culprit: ${f.culprit}\n`).join("\n"));
+    writeFileSync(
+      join(FIGURES_DIR, "listener-fuzz-findings.txt"),
+      findings.map((f) => `${f.target}: ${f.problem}\n  ${f.signature}\n  culprit: ${f.culprit}\n`).join("\n"),
+    );
     await Promise.all([plain?.stop(), uiOff?.stop(), secure?.stop()]);
   });
 
@@ -88,8 +91,26 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     ["main plaintext HTTP/1", () => [plain, plain.main, sample(http1Case(MAIN_ROUTES, token), 3000, 1)]],
     ["main h2c", () => [plain, plain.main, sample(http2Case(token), 2000, 2)]],
     ["main plaintext random bytes", () => [plain, plain.main, sample(fc.oneof(randomBytesCase, prefaceCase), 600, 3)]],
-    ["admin HTTP/1", () => [plain, plain.admin, sample(fc.oneof({ weight: 4, arbitrary: http1Case(ADMIN_ROUTES, undefined) }, { weight: 1, arbitrary: randomBytesCase }, { weight: 1, arbitrary: prefaceCase }), 1000, 4)]],
-    ["grpc-js port", () => [plain, plain.grpc!, sample(fc.oneof({ weight: 4, arbitrary: http2Case(token) }, { weight: 1, arbitrary: randomBytesCase }), 600, 5)]],
+    [
+      "admin HTTP/1",
+      () => [
+        plain,
+        plain.admin,
+        sample(
+          fc.oneof(
+            { weight: 4, arbitrary: http1Case(ADMIN_ROUTES, undefined) },
+            { weight: 1, arbitrary: randomBytesCase },
+            { weight: 1, arbitrary: prefaceCase },
+          ),
+          1000,
+          4,
+        ),
+      ],
+    ],
+    [
+      "grpc-js port",
+      () => [plain, plain.grpc!, sample(fc.oneof({ weight: 4, arbitrary: http2Case(token) }, { weight: 1, arbitrary: randomBytesCase }), 600, 5)],
+    ],
     ["main HTTP/1, UI off", () => [uiOff, uiOff.main, sample(http1Case(MAIN_ROUTES, token), 800, 6)]],
     ["main TLS HTTP/1 (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, sample(http1Case(MAIN_ROUTES, token), 800, 7)]],
     ["main TLS h2 (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }, sample(http2Case(token), 600, 8)]],
@@ -126,60 +147,85 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     ["GET /healthz HTTP/2.0 over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, http2Healthz], answered],
     ["POST GetCapacity HTTP/2.0 over plain TCP", () => [plain, plain.main, http2Rpc("/work.v1.CapacityService/GetCapacity")], answered],
     ["POST ListCapacities HTTP/2.0 with the UI off", () => [uiOff, uiOff.main, http2Rpc("/work.v1.CapacityService/ListCapacities")], answered],
-    ["POST GetCapacity HTTP/2.0 over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, http2Rpc("/work.v1.CapacityService/GetCapacity")], answered],
+    [
+      "POST GetCapacity HTTP/2.0 over TLS (ALPN http/1.1)",
+      () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, http2Rpc("/work.v1.CapacityService/GetCapacity")],
+      answered,
+    ],
     ["GET /healthz HTTP/2.0 on the admin port", () => [plain, plain.admin, http2Healthz], answered],
     ["GET /ui/%E0%A4%A", () => [plain, plain.main, "GET /ui/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
     ["HEAD /ui/%", () => [plain, plain.main, "HEAD /ui/% HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
     ["GET /ui/% with the UI off", () => [uiOff, uiOff.main, "GET /ui/% HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
-    ["GET /ui/%E0%A4%A over TLS (ALPN http/1.1)", () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, "GET /ui/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n"], (s) => s === 400 || s === 404],
+    [
+      "GET /ui/%E0%A4%A over TLS (ALPN http/1.1)",
+      () => [secure, { ...secure.main, tls: { alpn: ["http/1.1"] } }, "GET /ui/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n"],
+      (s) => s === 400 || s === 404,
+    ],
   ];
 
-  it.each(named)("named case %s: answered without a 500, and the process still serves", async (_name, make, acceptable) => {
-    const [server, target, request] = make();
-    const faultsBefore = server.faults().length;
-    const outcome = await rawExchange(target, { chunks: [Buffer.from(request, "latin1")] }, 5000);
-    figures.add("named cases sent");
-    const problem = await trouble(server, token, faultsBefore);
-    if (problem !== undefined) await restart(server, token); // for the cases after this one
-    expect(problem).toBeUndefined();
-    const status = http1Status(outcome.received);
-    expect({ status, acceptable: acceptable(status) }).toEqual({ status, acceptable: true });
-  }, 60_000);
+  it.each(named)(
+    "named case %s: answered without a 500, and the process still serves",
+    async (_name, make, acceptable) => {
+      const [server, target, request] = make();
+      const faultsBefore = server.faults().length;
+      const outcome = await rawExchange(target, { chunks: [Buffer.from(request, "latin1")] }, 5000);
+      figures.add("named cases sent");
+      const problem = await trouble(server, token, faultsBefore);
+      if (problem !== undefined) await restart(server, token); // for the cases after this one
+      expect(problem).toBeUndefined();
+      const status = http1Status(outcome.received);
+      expect({ status, acceptable: acceptable(status) }).toEqual({ status, acceptable: true });
+    },
+    60_000,
+  );
 
   it.each([
     ["HEAD /ui/% over h2c", () => [plain, plain.main] as const],
     ["GET /ui/%E0%A4%A over h2c", () => [plain, plain.main] as const],
     ["HEAD /ui/% over TLS (ALPN h2)", () => [secure, { ...secure.main, tls: { alpn: ["h2"] } }] as const],
-  ])("named case %s: 400 or 404, and the process still serves", async (name, make) => {
-    const [server, target] = make();
-    const [method, path] = name.split(" ") as [string, string];
-    const faultsBefore = server.faults().length;
-    const answer = await h2Request(target, { ":method": method, ":path": path });
-    figures.add("named cases sent");
-    const problem = await trouble(server, token, faultsBefore);
-    if (problem !== undefined) await restart(server, token);
-    expect(problem).toBeUndefined();
-    expect([400, 404]).toContain(answer.status);
-  }, 60_000);
+  ])(
+    "named case %s: 400 or 404, and the process still serves",
+    async (name, make) => {
+      const [server, target] = make();
+      const [method, path] = name.split(" ") as [string, string];
+      const faultsBefore = server.faults().length;
+      const answer = await h2Request(target, { ":method": method, ":path": path });
+      figures.add("named cases sent");
+      const problem = await trouble(server, token, faultsBefore);
+      if (problem !== undefined) await restart(server, token);
+      expect(problem).toBeUndefined();
+      expect([400, 404]).toContain(answer.status);
+    },
+    60_000,
+  );
 
-  it.each([["HTTP/1.1", false], ["h2c", true]] as const)("a gzip body cut short is INVALID_ARGUMENT over %s", async (_name, overHttp2) => {
-    const whole = gzipSync(Buffer.from('{"pageSize":1}'));
-    const cut = whole.subarray(0, whole.length - 6);
-    const headers = { "content-type": "application/json", "content-encoding": "gzip", authorization: `Bearer ${token}` };
-    let status: number | undefined;
-    let body: string;
-    if (overHttp2) {
-      ({ status, body } = await h2Request(plain.main, { ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", ...headers }, cut));
-    } else {
-      const head = `POST /work.v1.CapacityService/ListCapacities HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Content-Length: ${cut.length}\r\n\r\n`;
-      const outcome = await rawExchange(plain.main, { chunks: [Buffer.from(head), cut] }, 5000);
-      status = http1Status(outcome.received);
-      body = outcome.received.toString("latin1");
-    }
-    figures.add("named cases sent");
-    expect({ status, code: /"code":"(\w+)"/.exec(body)?.[1] }).toEqual({ status: 400, code: "invalid_argument" });
-    expect(await servingProblem(plain, token)).toBeUndefined();
-  }, 60_000);
+  it.each([
+    ["HTTP/1.1", false],
+    ["h2c", true],
+  ] as const)(
+    "a gzip body cut short is INVALID_ARGUMENT over %s",
+    async (_name, overHttp2) => {
+      const whole = gzipSync(Buffer.from('{"pageSize":1}'));
+      const cut = whole.subarray(0, whole.length - 6);
+      const headers = { "content-type": "application/json", "content-encoding": "gzip", authorization: `Bearer ${token}` };
+      let status: number | undefined;
+      let body: string;
+      if (overHttp2) {
+        ({ status, body } = await h2Request(plain.main, { ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", ...headers }, cut));
+      } else {
+        const head = `POST /work.v1.CapacityService/ListCapacities HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join("")}Content-Length: ${cut.length}\r\n\r\n`;
+        const outcome = await rawExchange(plain.main, { chunks: [Buffer.from(head), cut] }, 5000);
+        status = http1Status(outcome.received);
+        body = outcome.received.toString("latin1");
+      }
+      figures.add("named cases sent");
+      expect({ status, code: /"code":"(\w+)"/.exec(body)?.[1] }).toEqual({ status: 400, code: "invalid_argument" });
+      expect(await servingProblem(plain, token)).toBeUndefined();
+    },
+    60_000,
+  );
 
   it.each([
     ["plaintext, nothing sent", () => [plain.main, ""] as const],
@@ -191,13 +237,21 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     ["TLS handshake done (ALPN h2), nothing after", () => [{ ...secure.main, tls: { alpn: ["h2"] } }, ""] as const],
     ["TLS handshake done (ALPN h2), half the preface", () => [{ ...secure.main, tls: { alpn: ["h2"] } }, "PRI * HTTP/2.0\r\n"] as const],
     ["TLS handshake done (ALPN http/1.1), nothing after", () => [{ ...secure.main, tls: { alpn: ["http/1.1"] } }, ""] as const],
-  ])("closes a connection that has no complete first request within the timeout: %s", async (_name, make) => {
-    const [target, sent] = make();
-    const outcome = await rawExchange(target, { chunks: sent.length === 0 ? [] : [Buffer.from(sent as string | Buffer)], untilClose: true }, FIRST_REQUEST_MS + 15_000);
-    figures.add("idle connections closed by the server", outcome.end === "closed" ? 1 : 0);
-    expect(outcome.end).toBe("closed");
-    expect(outcome.ms).toBeGreaterThanOrEqual(FIRST_REQUEST_MS - 200);
-  }, 60_000);
+  ])(
+    "closes a connection that has no complete first request within the timeout: %s",
+    async (_name, make) => {
+      const [target, sent] = make();
+      const outcome = await rawExchange(
+        target,
+        { chunks: sent.length === 0 ? [] : [Buffer.from(sent as string | Buffer)], untilClose: true },
+        FIRST_REQUEST_MS + 15_000,
+      );
+      figures.add("idle connections closed by the server", outcome.end === "closed" ? 1 : 0);
+      expect(outcome.end).toBe("closed");
+      expect(outcome.ms).toBeGreaterThanOrEqual(FIRST_REQUEST_MS - 200);
+    },
+    60_000,
+  );
 
   /** An HTTP/2 POST whose body is started and never ended: how long until the server ends the stream, and how. */
   function bodyNeverEnds(target: RawTarget, headers: http2.OutgoingHttpHeaders): Promise<{ ms: number; status: number | undefined; rstCode: number }> {
@@ -205,7 +259,14 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
       const started = Date.now();
       const session = http2.connect(`http://${target.host}:${target.port}`);
       session.on("error", reject);
-      const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${token}`, ...headers });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/work.v1.CapacityService/ListCapacities",
+        "content-type": "application/grpc",
+        te: "trailers",
+        authorization: `Bearer ${token}`,
+        ...headers,
+      });
       let status: number | undefined;
       stream.on("response", (h) => (status = Number(h[":status"])));
       stream.on("data", () => {});
@@ -259,11 +320,15 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     again.destroy();
   }, 60_000);
 
-  it.each(targets)("%s: the process survives every batch and still serves", async (name, make) => {
-    const [server, target, cases] = make();
-    const found = await fuzz(name, server, target, cases, token);
-    expect(found.map((f) => `${f.problem}\n    ${f.signature}\n    culprit: ${f.culprit}`)).toEqual([]);
-  }, 300_000);
+  it.each(targets)(
+    "%s: the process survives every batch and still serves",
+    async (name, make) => {
+      const [server, target, cases] = make();
+      const found = await fuzz(name, server, target, cases, token);
+      expect(found.map((f) => `${f.problem}\n    ${f.signature}\n    culprit: ${f.culprit}`)).toEqual([]);
+    },
+    300_000,
+  );
 
   /** The calls still in flight once they have had time to end (by their deadline, at most MAX_DEADLINE_MS, or their body timeout). */
   async function settledInFlight(server: FuzzedServer): Promise<Record<string, number>> {
@@ -283,7 +348,12 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     session.on("error", () => {});
     await Promise.all(
       Array.from({ length: 50 }, (_, i) => {
-        const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/json", authorization: `Bearer ${token}` });
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/work.v1.CapacityService/ListCapacities",
+          "content-type": "application/json",
+          authorization: `Bearer ${token}`,
+        });
         stream.on("error", () => {});
         stream.end("{}");
         setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), i % 7);
@@ -311,7 +381,12 @@ describe(`listener fuzzing (seed ${SEED})`, () => {
     for (const server of [plain, uiOff, secure]) {
       const output = server.output();
       expect(output.split("\n").filter((line) => /uncaught|unhandled/i.test(line))).toEqual([]);
-      expect(output.split("\n").filter((line) => /^\s+at .+:\d+:\d+\)?$/.test(line)).slice(0, 5)).toEqual([]);
+      expect(
+        output
+          .split("\n")
+          .filter((line) => /^\s+at .+:\d+:\d+\)?$/.test(line))
+          .slice(0, 5),
+      ).toEqual([]);
     }
   });
 });

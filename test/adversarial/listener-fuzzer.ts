@@ -123,7 +123,8 @@ export async function fuzz(name: string, server: FuzzedServer, target: RawTarget
     batch.forEach((c, i) => {
       const outcome = classify(outcomes[i]!);
       // Whatever was sent, a 500 means the server failed, not the request.
-      if (http1Status(outcomes[i]!.received) === 500) found.push({ target: name, problem: "answered 500", signature: outcomes[i]!.received.subarray(0, 300).toString("latin1"), culprit: describeCase(c) });
+      if (http1Status(outcomes[i]!.received) === 500)
+        found.push({ target: name, problem: "answered 500", signature: outcomes[i]!.received.subarray(0, 300).toString("latin1"), culprit: describeCase(c) });
       figures.add(`${name}: cases sent`);
       figures.add(`${name}: ${outcome}`);
       figures.add(`category: ${c.category}`);

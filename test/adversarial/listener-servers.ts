@@ -35,7 +35,11 @@ export interface FuzzedServer {
   stop(): Promise<void>;
 }
 
-export async function startFuzzedServer(name: string, env: Record<string, string>, options: { tls?: { cert: string; key: string }; grpc?: boolean } = {}): Promise<FuzzedServer> {
+export async function startFuzzedServer(
+  name: string,
+  env: Record<string, string>,
+  options: { tls?: { cert: string; key: string }; grpc?: boolean } = {},
+): Promise<FuzzedServer> {
   const host = "127.0.0.1";
   const [mainPort, adminPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
   const fullEnv = {
@@ -82,7 +86,12 @@ export async function captureClientHello(): Promise<Buffer> {
       }),
     ),
   );
-  const client = tls.connect({ host: "127.0.0.1", port: (catcher.address() as net.AddressInfo).port, ALPNProtocols: ["h2", "http/1.1"], servername: "localhost" });
+  const client = tls.connect({
+    host: "127.0.0.1",
+    port: (catcher.address() as net.AddressInfo).port,
+    ALPNProtocols: ["h2", "http/1.1"],
+    servername: "localhost",
+  });
   client.on("error", () => {});
   const bytes = await hello;
   client.destroy();
@@ -92,15 +101,26 @@ export async function captureClientHello(): Promise<Buffer> {
 
 const CHECK_MS = 10_000;
 
-function request(server: FuzzedServer, target: RawTarget, secure: boolean, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
+function request(
+  server: FuzzedServer,
+  target: RawTarget,
+  secure: boolean,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const lib = secure ? https : http;
-    const req = lib.request({ host: target.host, port: target.port, method, path, headers, agent: false, rejectUnauthorized: false, timeout: CHECK_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
+    const req = lib.request(
+      { host: target.host, port: target.port, method, path, headers, agent: false, rejectUnauthorized: false, timeout: CHECK_MS },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
     req.on("timeout", () => req.destroy(new Error(`${server.name}: no answer to ${method} ${path} in ${CHECK_MS} ms`)));
     req.on("error", reject);
     req.end(body);
@@ -152,7 +172,15 @@ export async function servingProblem(server: FuzzedServer, token: string): Promi
     if (health.status !== 200) return `${server.name}: main /healthz answered ${health.status}`;
     const admin = await request(server, server.admin, false, "GET", "/healthz");
     if (admin.status !== 200) return `${server.name}: admin /healthz answered ${admin.status}`;
-    const list = await request(server, server.main, server.tls, "POST", "/work.v1.CapacityService/ListCapacities", { "content-type": "application/json", authorization: `Bearer ${token}` }, '{"pageSize":1}');
+    const list = await request(
+      server,
+      server.main,
+      server.tls,
+      "POST",
+      "/work.v1.CapacityService/ListCapacities",
+      { "content-type": "application/json", authorization: `Bearer ${token}` },
+      '{"pageSize":1}',
+    );
     if (list.status !== 200) return `${server.name}: ListCapacities answered ${list.status} ${list.body.slice(0, 200)}`;
     if (server.grpc) {
       const status = await grpcHealth(server.grpc);

@@ -42,7 +42,15 @@ async function seed(client: TestClient, server: TestServer, attacker: string, vi
   const ids: Record<string, string[]> = { attacker: [], victim: [] };
   for (const who of ["attacker", "victim"] as const) {
     for (let i = 0; i < 2; i++) {
-      const c = ok(await client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 10, notes: `${who} ${i}` } }, tokens[who]));
+      const c = ok(
+        await client.call(
+          "setCapacity",
+          {
+            capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: 10, notes: `${who} ${i}` },
+          },
+          tokens[who],
+        ),
+      );
       ids[who]!.push(c.id);
     }
   }
@@ -55,7 +63,11 @@ async function seed(client: TestClient, server: TestServer, attacker: string, vi
 async function attack(client: TestClient, server: TestServer, tenants: Tenants, name: string, token: string | undefined, reason?: RegExp): Promise<void> {
   const before = await snapshot(server, tenants);
   const calls = [
-    client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } }, token),
+    client.call(
+      "setCapacity",
+      { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 5 } },
+      token,
+    ),
     client.call("listCapacities", {}, token),
     client.call("getPersonAvailability", { personId: SUB, periodStart: "2027-01-01", periodEnd: "2027-01-02" }, token),
     // Writes aimed at the victim's own record.

@@ -53,7 +53,13 @@ function heavy(tenantId: string, personId: string, random: () => number): Fixtur
 function ordinary(tenantId: string, personId: string, random: () => number): Fixture[] {
   return Array.from({ length: 20 }, () => {
     const start = Math.floor(random() * 1036);
-    return { tenantId, personId, periodStart: day(start), periodEnd: day(start + 5 + Math.floor(random() * 55)), allocatedBp: 500 * (1 + Math.floor(random() * 8)) };
+    return {
+      tenantId,
+      personId,
+      periodStart: day(start),
+      periodEnd: day(start + 5 + Math.floor(random() * 55)),
+      allocatedBp: 500 * (1 + Math.floor(random() * 8)),
+    };
   });
 }
 
@@ -108,12 +114,17 @@ describe("bounded work under the production heap ceiling (MariaDB)", () => {
     batchPeople.splice(300, 0, heavyPeople[1]!);
     batchPeople.splice(450, 0, heavyPeople[2]!);
     await insertCapacities(db.knex, fixtures);
-    otherId = (await insertCapacities(db.knex, [{ tenantId: otherTenant, personId: person(), periodStart: "2027-01-01", periodEnd: "2027-12-31", allocatedBp: 5000 }]))[0]!;
-    server = await spawnServer({
-      CAPACITY_DATABASE_URL: MYSQL_URL,
-      CAPACITY_JWT_SECRET: TEST_SECRET,
-      NODE_OPTIONS: process.env.BOUNDED_NODE_OPTIONS ?? "--max-old-space-size=160",
-    }, process.env.BOUNDED_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOUNDED_PROF}`] : []);
+    otherId = (
+      await insertCapacities(db.knex, [{ tenantId: otherTenant, personId: person(), periodStart: "2027-01-01", periodEnd: "2027-12-31", allocatedBp: 5000 }])
+    )[0]!;
+    server = await spawnServer(
+      {
+        CAPACITY_DATABASE_URL: MYSQL_URL,
+        CAPACITY_JWT_SECRET: TEST_SECRET,
+        NODE_OPTIONS: process.env.BOUNDED_NODE_OPTIONS ?? "--max-old-space-size=160",
+      },
+      process.env.BOUNDED_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOUNDED_PROF}`] : [],
+    );
   }, 180_000);
   afterAll(async () => {
     await server?.stop();
@@ -157,14 +168,20 @@ describe("bounded work under the production heap ceiling (MariaDB)", () => {
     const baseline = (await quiet.stop()).latencies;
     // Resets the server's event-loop delay histogram; a failure here says whether the process is still there.
     await scrape(server.adminPort).catch((err: unknown) => {
-      throw new Error(`admin port unreachable (exit ${server.child.exitCode}, signal ${server.child.signalCode}): ${String(err)}; last logs ${JSON.stringify(server.logs.slice(-3))}`);
+      throw new Error(
+        `admin port unreachable (exit ${server.child.exitCode}, signal ${server.child.signalCode}): ${String(err)}; last logs ${JSON.stringify(server.logs.slice(-3))}`,
+      );
     });
     const loop = probe();
 
     const outcomes: Outcome[] = [];
     /** Answers are measured (re-encoded) only once the load is over. */
     const sizes: Array<() => void> = [];
-    const timed = async (round: string, protocol: "grpc" | "connect-json", work: (c: Client<typeof CapacityService>) => Promise<{ size: (json: boolean) => number }>) => {
+    const timed = async (
+      round: string,
+      protocol: "grpc" | "connect-json",
+      work: (c: Client<typeof CapacityService>) => Promise<{ size: (json: boolean) => number }>,
+    ) => {
       const t0 = performance.now();
       const outcome: Outcome = { round, protocol, code: "OK", ms: 0, bytes: 0 };
       try {

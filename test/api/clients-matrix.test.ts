@@ -109,13 +109,19 @@ describe.each(ENGINES)("on %s", (engine) => {
         Code.FailedPrecondition,
         { person_id: p, period_start: "2027-04-10", period_end: "2027-04-30", allocated_pct: "110" },
       ]);
-      const one = ok(await client.call("getPersonAvailability", { personId: p, periodStart: "2027-03-31", periodEnd: "2027-04-30", includeCapacityIds: true }, token));
+      const one = ok(
+        await client.call("getPersonAvailability", { personId: p, periodStart: "2027-03-31", periodEnd: "2027-04-30", includeCapacityIds: true }, token),
+      );
       expect(one.segments.map((x) => [x.periodStart, x.allocatedPct, x.capacityIds])).toEqual([
         ["2027-03-31", 0, []],
         ["2027-04-01", 70, [first.id]],
       ]);
       const batch = ok(
-        await client.call("batchGetPersonAvailability", { personIds: [p, person()], periodStart: "2027-04-01", periodEnd: "2027-04-30", minAvailablePct: 30 }, token),
+        await client.call(
+          "batchGetPersonAvailability",
+          { personIds: [p, person()], periodStart: "2027-04-01", periodEnd: "2027-04-30", minAvailablePct: 30 },
+          token,
+        ),
       );
       expect(batch.availabilities.map((a) => [a.averageAllocatedPct, a.meetsMinAvailable])).toEqual([
         [70, true],

@@ -10,7 +10,12 @@ import { TEST_SECRET } from "../helpers/server.js";
 
 function workerPids(primary: number): number[] {
   // Only the service workers (tsx also starts an esbuild helper).
-  return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"]).toString().trim().split("\n").filter(Boolean).map(Number);
+  return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"])
+    .toString()
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map(Number);
 }
 
 describe("cluster mode", () => {

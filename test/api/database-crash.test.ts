@@ -49,7 +49,14 @@ describe("the database dies under load", () => {
         const pct = 1 + (i % 90);
         const out = updating
           ? await client.call("setCapacity", { capacity: { id, allocatedPct: pct }, updateMask: { paths: ["allocated_pct"] }, requestId: randomUUID() }, token)
-          : await client.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: pct }, requestId: randomUUID() }, token);
+          : await client.call(
+              "setCapacity",
+              {
+                capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-31", allocatedPct: pct },
+                requestId: randomUUID(),
+              },
+              token,
+            );
         const name = out.ok ? "OK" : Code[out.code];
         codes.set(name, (codes.get(name) ?? 0) + 1);
         // An update whose answer never came may still have committed: remember its value until one is acknowledged.

@@ -32,58 +32,115 @@ const ROWS: Row[] = [
   ["get missing", "getCapacity", (c) => c.client.call("getCapacity", { id: "cap_01M8FMTT425T0SWT9WYGC66PKF" }, c.token)],
   ["get malformed id", "getCapacity", (c) => c.client.call("getCapacity", { id: "nope" }, c.token)],
   ["get without token", "getCapacity", (c) => c.client.call("getCapacity", { id: "cap_01M8FMTT425T0SWT9WYGC66PKF" })],
-  ["list", "listCapacities", async (c) => {
-    await c.record();
-    await c.record({ allocatedPct: 30 });
-    return c.client.call("listCapacities", { personId: c.personId, pageSize: 1 }, c.token);
-  }],
+  [
+    "list",
+    "listCapacities",
+    async (c) => {
+      await c.record();
+      await c.record({ allocatedPct: 30 });
+      return c.client.call("listCapacities", { personId: c.personId, pageSize: 1 }, c.token);
+    },
+  ],
   ["list bad filters", "listCapacities", (c) => c.client.call("listCapacities", { pageSize: -1, periodFrom: "2027-02-30" }, c.token)],
-  ["create", "setCapacity", (c) =>
-    c.client.call("setCapacity", { capacity: { personId: c.personId, projectId: c.projectId, ...window, allocatedPct: 12.34, notes: "ñ ✓" } }, c.token)],
-  ["create invalid", "setCapacity", (c) =>
-    c.client.call("setCapacity", { capacity: { personId: "x", projectId: c.projectId, periodStart: "2027-09-02", periodEnd: "2027-09-01", allocatedPct: 101 } }, c.token)],
-  ["update", "setCapacity", async (c) => {
-    const r = await c.record();
-    return c.client.call("setCapacity", { capacity: { id: r.id, etag: r.etag, notes: "new" }, updateMask: { paths: ["notes"] } }, c.token);
-  }],
-  ["update stale etag", "setCapacity", async (c) => {
-    const r = await c.record();
-    return c.client.call("setCapacity", { capacity: { id: r.id, etag: "stale", notes: "new" }, updateMask: { paths: ["notes"] } }, c.token);
-  }],
-  ["create over-allocating", "setCapacity", async (c) => {
-    await c.record({ allocatedPct: 90 });
-    return c.client.call(
-      "setCapacity",
-      { capacity: { personId: c.personId, projectId: c.projectId, ...window, allocatedPct: 20 }, overallocationPolicy: OverallocationPolicy.REJECT },
-      c.token,
-    );
-  }],
+  [
+    "create",
+    "setCapacity",
+    (c) => c.client.call("setCapacity", { capacity: { personId: c.personId, projectId: c.projectId, ...window, allocatedPct: 12.34, notes: "ñ ✓" } }, c.token),
+  ],
+  [
+    "create invalid",
+    "setCapacity",
+    (c) =>
+      c.client.call(
+        "setCapacity",
+        { capacity: { personId: "x", projectId: c.projectId, periodStart: "2027-09-02", periodEnd: "2027-09-01", allocatedPct: 101 } },
+        c.token,
+      ),
+  ],
+  [
+    "update",
+    "setCapacity",
+    async (c) => {
+      const r = await c.record();
+      return c.client.call("setCapacity", { capacity: { id: r.id, etag: r.etag, notes: "new" }, updateMask: { paths: ["notes"] } }, c.token);
+    },
+  ],
+  [
+    "update stale etag",
+    "setCapacity",
+    async (c) => {
+      const r = await c.record();
+      return c.client.call("setCapacity", { capacity: { id: r.id, etag: "stale", notes: "new" }, updateMask: { paths: ["notes"] } }, c.token);
+    },
+  ],
+  [
+    "create over-allocating",
+    "setCapacity",
+    async (c) => {
+      await c.record({ allocatedPct: 90 });
+      return c.client.call(
+        "setCapacity",
+        { capacity: { personId: c.personId, projectId: c.projectId, ...window, allocatedPct: 20 }, overallocationPolicy: OverallocationPolicy.REJECT },
+        c.token,
+      );
+    },
+  ],
   ["delete", "deleteCapacity", async (c) => c.client.call("deleteCapacity", { id: (await c.record()).id }, c.token)],
-  ["delete twice", "deleteCapacity", async (c) => {
-    const r = await c.record();
-    await c.client.call("deleteCapacity", { id: r.id }, c.token);
-    return c.client.call("deleteCapacity", { id: r.id }, c.token);
-  }],
-  ["undelete", "undeleteCapacity", async (c) => {
-    const r = await c.record();
-    await c.client.call("deleteCapacity", { id: r.id }, c.token);
-    return c.client.call("undeleteCapacity", { id: r.id }, c.token);
-  }],
+  [
+    "delete twice",
+    "deleteCapacity",
+    async (c) => {
+      const r = await c.record();
+      await c.client.call("deleteCapacity", { id: r.id }, c.token);
+      return c.client.call("deleteCapacity", { id: r.id }, c.token);
+    },
+  ],
+  [
+    "undelete",
+    "undeleteCapacity",
+    async (c) => {
+      const r = await c.record();
+      await c.client.call("deleteCapacity", { id: r.id }, c.token);
+      return c.client.call("undeleteCapacity", { id: r.id }, c.token);
+    },
+  ],
   ["undelete live", "undeleteCapacity", async (c) => c.client.call("undeleteCapacity", { id: (await c.record()).id }, c.token)],
   ["confirm", "confirmCapacity", async (c) => c.client.call("confirmCapacity", { id: (await c.record()).id }, c.token)],
-  ["availability", "getPersonAvailability", async (c) => {
-    await c.record({ allocatedPct: 33.33 });
-    await c.record({ allocatedPct: 66.67 });
-    return c.client.call("getPersonAvailability", { personId: c.personId, periodStart: "2027-08-31", periodEnd: "2027-09-30", excludeWeekends: true }, c.token);
-  }],
-  ["availability too long", "getPersonAvailability", (c) =>
-    c.client.call("getPersonAvailability", { personId: c.personId, periodStart: "2027-01-01", periodEnd: "2031-01-01" }, c.token)],
-  ["batch availability", "batchGetPersonAvailability", async (c) => {
-    await c.record({ allocatedPct: 50 });
-    return c.client.call("batchGetPersonAvailability", { personIds: [c.personId, c.projectId.replace("prj_", "per_")], ...window, minAvailablePct: 50 }, c.token);
-  }],
-  ["batch duplicates", "batchGetPersonAvailability", (c) =>
-    c.client.call("batchGetPersonAvailability", { personIds: [c.personId, c.personId], ...window }, c.token)],
+  [
+    "availability",
+    "getPersonAvailability",
+    async (c) => {
+      await c.record({ allocatedPct: 33.33 });
+      await c.record({ allocatedPct: 66.67 });
+      return c.client.call(
+        "getPersonAvailability",
+        { personId: c.personId, periodStart: "2027-08-31", periodEnd: "2027-09-30", excludeWeekends: true },
+        c.token,
+      );
+    },
+  ],
+  [
+    "availability too long",
+    "getPersonAvailability",
+    (c) => c.client.call("getPersonAvailability", { personId: c.personId, periodStart: "2027-01-01", periodEnd: "2031-01-01" }, c.token),
+  ],
+  [
+    "batch availability",
+    "batchGetPersonAvailability",
+    async (c) => {
+      await c.record({ allocatedPct: 50 });
+      return c.client.call(
+        "batchGetPersonAvailability",
+        { personIds: [c.personId, c.projectId.replace("prj_", "per_")], ...window, minAvailablePct: 50 },
+        c.token,
+      );
+    },
+  ],
+  [
+    "batch duplicates",
+    "batchGetPersonAvailability",
+    (c) => c.client.call("batchGetPersonAvailability", { personIds: [c.personId, c.personId], ...window }, c.token),
+  ],
 ];
 
 describe("interop table", () => {
@@ -117,7 +174,11 @@ describe("interop table", () => {
       const outcome = await run(ctx);
       const shape: JsonValue = outcome.ok
         ? toJson(CapacityService.method[rpc].output, outcome.value as never)
-        : { code: Code[outcome.code], violations: outcome.violations.map((v) => `${v.field}: ${v.description}`), errorInfo: outcome.errorInfo.map((i) => i.metadata) };
+        : {
+            code: Code[outcome.code],
+            violations: outcome.violations.map((v) => `${v.field}: ${v.description}`),
+            errorInfo: outcome.errorInfo.map((i) => i.metadata),
+          };
       // Replace what differs by construction between runs.
       let text = JSON.stringify(shape);
       for (const m of text.matchAll(/cap_[0-9A-Z]{26}/g)) if (!volatile.has(m[0])) volatile.set(m[0], `<cap${volatile.size}>`);

@@ -29,10 +29,14 @@ describe("metrics and logs", () => {
     const res = await fetch(`http://127.0.0.1:${server.app.adminPort}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    expect(text).toContain('grpc_server_handled_total{grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="GetCapacity",grpc_code="NotFound"} 2');
+    expect(text).toContain(
+      'grpc_server_handled_total{grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="GetCapacity",grpc_code="NotFound"} 2',
+    );
     expect(text).toContain('grpc_server_handled_total{grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="ListCapacities",grpc_code="OK"} 1');
     expect(text).toContain('grpc_server_started_total{grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="GetCapacity"} 2');
-    expect(text).toMatch(/grpc_server_handling_seconds_bucket\{le="0\.1",grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="GetCapacity"\} 2/);
+    expect(text).toMatch(
+      /grpc_server_handling_seconds_bucket\{le="0\.1",grpc_type="unary",grpc_service="work.v1.CapacityService",grpc_method="GetCapacity"\} 2/,
+    );
     expect(text).toContain('grpc_server_in_flight{grpc_service="work.v1.CapacityService",grpc_method="GetCapacity"} 0');
     expect(text).toMatch(/capacity_db_pool_connections\{state="max"\} 10/);
     expect(text).toMatch(/capacity_db_query_seconds_count\{operation="select",outcome="ok"\} \d+/);
@@ -49,7 +53,11 @@ describe("metrics and logs", () => {
     ok(await client.call("setCapacity", createRequest({ notes }), token));
     await client.call("setCapacity", { capacity: { personId: "bad", notes } }, token);
     client.close();
-    const lines = logs.text().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = logs
+      .text()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const mine = lines.filter((l) => l.tenant === t);
     expect(mine).toHaveLength(2);
     expect(mine[0]).toMatchObject({ msg: "call", method: "work.v1.CapacityService/SetCapacity", protocol: "connect", code: "OK", tenant: t, app: "crm" });
@@ -166,7 +174,13 @@ describe("deadlines and limits", () => {
     session.on("error", () => {});
     const h2 = (padding: string) =>
       new Promise<string>((resolve) => {
-        const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/ListCapacities", "content-type": "application/json", authorization, "x-padding": padding });
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/work.v1.CapacityService/ListCapacities",
+          "content-type": "application/json",
+          authorization,
+          "x-padding": padding,
+        });
         stream.on("response", (h) => resolve(`status ${String(h[":status"])}`));
         stream.on("error", (err: Error) => resolve(`error ${err.message}`));
         stream.resume();

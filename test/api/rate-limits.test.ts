@@ -26,7 +26,9 @@ async function untilRefused<T>(max: number, call: (i: number) => Promise<Outcome
 /** The rate-limit counter on the admin port, for one method and scope. */
 async function refusalsCounted(server: TestServer, method: string, scope: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.app.adminPort}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("grpc_server_rate_limited_total{") && l.includes(`grpc_method="${method}"`) && l.includes(`scope="${scope}"`));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("grpc_server_rate_limited_total{") && l.includes(`grpc_method="${method}"`) && l.includes(`scope="${scope}"`));
   return line === undefined ? 0 : Number(line.split(" ").pop());
 }
 
@@ -60,38 +62,41 @@ describe("tenant limits", () => {
     ["gRPC on the grpc-js engine", "grpc-js", "grpc-engine"],
   ];
 
-  it.each(kinds)("%s: writes past the limit are RESOURCE_EXHAUSTED with RetryInfo, write nothing, count, and leave reads and other tenants alone", async (_name, kind, port) => {
-    const client: TestClient = suite.client(kind, port);
-    const t = tenant();
-    const token = await server.token(t);
-    const countedBefore = await refusalsCounted(server, "SetCapacity", "tenant_writes");
-    let last = create();
-    const { passed, refusal } = await untilRefused(60, () => client.call("setCapacity", (last = create()), token));
-    expect(passed).toBeGreaterThanOrEqual(20);
-    expectRateLimited(refusal, "tenant_writes", 1000);
-    // What was refused wrote nothing: exactly the acknowledged writes are stored, not the refused one.
-    expect(await countCapacities(server.db.knex, t)).toBe(passed);
-    expect(await server.db.knex("capacities").where({ tenant_id: t, person_id: last.capacity.personId })).toEqual([]);
-    // Reads of the same tenant still pass.
-    let record = ok(await client.call("listCapacities", { pageSize: 1 }, token)).capacities[0]!;
-    // Deletes and undeletes are writes too (the bucket refills 1/s, so toggling meets a refusal at once
-    // or within a few calls), and the refused one changes nothing.
-    const toggled = await untilRefused(30, async () => {
-      const out = record.isDeleted
-        ? await client.call("undeleteCapacity", { id: record.id, etag: record.etag }, token)
-        : await client.call("deleteCapacity", { id: record.id, etag: record.etag }, token);
-      if (out.ok) record = out.value;
-      return out;
-    });
-    expectRateLimited(toggled.refusal, "tenant_writes", 1000);
-    const after = ok(await client.call("getCapacity", { id: record.id }, token));
-    expect([after.etag, after.isDeleted]).toEqual([record.etag, record.isDeleted]);
-    // Another tenant still writes.
-    ok(await client.call("setCapacity", create(), await server.token(tenant())));
-    expect(await refusalsCounted(server, "SetCapacity", "tenant_writes")).toBe(countedBefore + 1);
-    const toggles = (await refusalsCounted(server, "DeleteCapacity", "tenant_writes")) + (await refusalsCounted(server, "UndeleteCapacity", "tenant_writes"));
-    expect(toggles).toBeGreaterThanOrEqual(1);
-  });
+  it.each(kinds)(
+    "%s: writes past the limit are RESOURCE_EXHAUSTED with RetryInfo, write nothing, count, and leave reads and other tenants alone",
+    async (_name, kind, port) => {
+      const client: TestClient = suite.client(kind, port);
+      const t = tenant();
+      const token = await server.token(t);
+      const countedBefore = await refusalsCounted(server, "SetCapacity", "tenant_writes");
+      let last = create();
+      const { passed, refusal } = await untilRefused(60, () => client.call("setCapacity", (last = create()), token));
+      expect(passed).toBeGreaterThanOrEqual(20);
+      expectRateLimited(refusal, "tenant_writes", 1000);
+      // What was refused wrote nothing: exactly the acknowledged writes are stored, not the refused one.
+      expect(await countCapacities(server.db.knex, t)).toBe(passed);
+      expect(await server.db.knex("capacities").where({ tenant_id: t, person_id: last.capacity.personId })).toEqual([]);
+      // Reads of the same tenant still pass.
+      let record = ok(await client.call("listCapacities", { pageSize: 1 }, token)).capacities[0]!;
+      // Deletes and undeletes are writes too (the bucket refills 1/s, so toggling meets a refusal at once
+      // or within a few calls), and the refused one changes nothing.
+      const toggled = await untilRefused(30, async () => {
+        const out = record.isDeleted
+          ? await client.call("undeleteCapacity", { id: record.id, etag: record.etag }, token)
+          : await client.call("deleteCapacity", { id: record.id, etag: record.etag }, token);
+        if (out.ok) record = out.value;
+        return out;
+      });
+      expectRateLimited(toggled.refusal, "tenant_writes", 1000);
+      const after = ok(await client.call("getCapacity", { id: record.id }, token));
+      expect([after.etag, after.isDeleted]).toEqual([record.etag, record.isDeleted]);
+      // Another tenant still writes.
+      ok(await client.call("setCapacity", create(), await server.token(tenant())));
+      expect(await refusalsCounted(server, "SetCapacity", "tenant_writes")).toBe(countedBefore + 1);
+      const toggles = (await refusalsCounted(server, "DeleteCapacity", "tenant_writes")) + (await refusalsCounted(server, "UndeleteCapacity", "tenant_writes"));
+      expect(toggles).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it("refuses reads past the tenant's call limit, on every engine alike", async () => {
     const t = tenant();

@@ -97,13 +97,14 @@ describe("server reflection", () => {
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${await server.token(tenant())}`);
     const reply = await new Promise<Record<string, unknown>>((resolve, reject) =>
-      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void>)
-        .SetCapacity!.call(
-          client,
-          { capacity: { person_id: person(), project_id: project(), period_start: "2027-02-01", period_end: "2027-02-02", allocated_pct: 5 } },
-          md,
-          (e, r) => (e ? reject(e) : resolve(r)),
-        ),
+      (
+        client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void>
+      ).SetCapacity!.call(
+        client,
+        { capacity: { person_id: person(), project_id: project(), period_start: "2027-02-01", period_end: "2027-02-02", allocated_pct: 5 } },
+        md,
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
     );
     expect(reply.id).toMatch(/^cap_/);
     expect(reply.created_at).toHaveProperty("seconds");

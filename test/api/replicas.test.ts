@@ -28,7 +28,13 @@ describe("two replicas, one database", () => {
 
   it("rejects a stale etag written through the other replica", async () => {
     const [a, b] = clients as [TestClient, TestClient];
-    const c = ok(await a.call("setCapacity", { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 10 } }, token));
+    const c = ok(
+      await a.call(
+        "setCapacity",
+        { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 10 } },
+        token,
+      ),
+    );
     ok(await b.call("setCapacity", { capacity: { id: c.id, etag: c.etag, notes: "b" }, updateMask: { paths: ["notes"] } }, token));
     const stale = await a.call("setCapacity", { capacity: { id: c.id, etag: c.etag, notes: "a" }, updateMask: { paths: ["notes"] } }, token);
     expect(stale.ok ? "ok" : stale.code).toBe(Code.Aborted);
@@ -36,7 +42,10 @@ describe("two replicas, one database", () => {
 
   it("replays a request_id on the other replica, also when both get it at once", async () => {
     const [a, b] = clients as [TestClient, TestClient];
-    const req = { capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 10 }, requestId: randomUUID() };
+    const req = {
+      capacity: { personId: person(), projectId: project(), periodStart: "2027-01-01", periodEnd: "2027-01-02", allocatedPct: 10 },
+      requestId: randomUUID(),
+    };
     const first = ok(await a.call("setCapacity", req, token));
     expect(ok(await b.call("setCapacity", req, token))).toEqual(first);
     const together = { ...req, requestId: randomUUID() };
@@ -50,7 +59,16 @@ describe("two replicas, one database", () => {
     const attempts = Array.from({ length: 24 }, (_, i) =>
       clients[i % 2]!.call(
         "setCapacity",
-        { capacity: { personId: p, projectId: project(), periodStart: `2027-02-${String(1 + (i % 5)).padStart(2, "0")}`, periodEnd: "2027-02-20", allocatedPct: 35 }, overallocationPolicy: OverallocationPolicy.REJECT },
+        {
+          capacity: {
+            personId: p,
+            projectId: project(),
+            periodStart: `2027-02-${String(1 + (i % 5)).padStart(2, "0")}`,
+            periodEnd: "2027-02-20",
+            allocatedPct: 35,
+          },
+          overallocationPolicy: OverallocationPolicy.REJECT,
+        },
         token,
       ),
     );

@@ -33,9 +33,7 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
     it("fails ABORTED on a stale etag and changes nothing", async () => {
       const c = ok(await client.call("setCapacity", fresh(), token));
       const u = ok(await client.call("setCapacity", { capacity: { id: c.id, notes: "v2", etag: c.etag }, updateMask: { paths: ["notes"] } }, token));
-      const stale = failure(
-        await client.call("setCapacity", { capacity: { id: c.id, notes: "v3", etag: c.etag }, updateMask: { paths: ["notes"] } }, token),
-      );
+      const stale = failure(await client.call("setCapacity", { capacity: { id: c.id, notes: "v3", etag: c.etag }, updateMask: { paths: ["notes"] } }, token));
       expect(stale.code).toBe(Code.Aborted);
       for (const rpc of ["deleteCapacity", "confirmCapacity"] as const) {
         expect(failure(await client.call(rpc, { id: c.id, etag: c.etag }, token)).code).toBe(Code.Aborted);
@@ -62,7 +60,11 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       ok(await client.call("setCapacity", fresh({ personId: p, allocatedPct: 70 }), token));
       const x = ok(await client.call("setCapacity", fresh({ personId: p, allocatedPct: 30, notes: "before", source: "hris" }), token));
       const state = await personState(p);
-      const masked = { capacity: { id: x.id, allocatedPct: 31, notes: "after", etag: x.etag }, updateMask: { paths: ["allocated_pct", "notes"] }, overallocationPolicy: REJECT };
+      const masked = {
+        capacity: { id: x.id, allocatedPct: 31, notes: "after", etag: x.etag },
+        updateMask: { paths: ["allocated_pct", "notes"] },
+        overallocationPolicy: REJECT,
+      };
       const whole = {
         capacity: { id: x.id, personId: p, projectId: project(), periodStart: "2027-05-10", periodEnd: "2027-06-10", allocatedPct: 50, notes: "after" },
         overallocationPolicy: REJECT,
@@ -106,7 +108,11 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       await refused("undeleteCapacity", { id: x.id, etag: gone.etag, overallocationPolicy: REJECT });
       const stored = ok(await client.call("getCapacity", { id: x.id }, token));
       expect(stored).toEqual(gone);
-      expect({ isDeleted: stored.isDeleted, deletedAt: stored.deletedAt, deletedBy: stored.deletedBy }).toEqual({ isDeleted: true, deletedAt: gone.deletedAt, deletedBy: gone.deletedBy });
+      expect({ isDeleted: stored.isDeleted, deletedAt: stored.deletedAt, deletedBy: stored.deletedBy }).toEqual({
+        isDeleted: true,
+        deletedAt: gone.deletedAt,
+        deletedBy: gone.deletedBy,
+      });
       expect(await personState(p)).toEqual(state);
     });
   });
@@ -123,18 +129,31 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       // The preview is the record as the update would leave it, every field: the new number, the
       // confirmation it voids, the writer, a new etag; everything else as stored.
       const preview = ok(
-        await client.call("setCapacity", { capacity: { id: c.id, allocatedPct: 80, etag: confirmed.etag }, updateMask: { paths: ["allocated_pct"] }, validateOnly: true }, token),
+        await client.call(
+          "setCapacity",
+          { capacity: { id: c.id, allocatedPct: 80, etag: confirmed.etag }, updateMask: { paths: ["allocated_pct"] }, validateOnly: true },
+          token,
+        ),
       );
       expect(preview).toEqual({ ...confirmed, allocatedPct: 80, confirmedById: "", confirmedAt: undefined, updatedAt: preview.updatedAt, etag: preview.etag });
       expect(preview.etag).not.toBe(confirmed.etag);
       expect(preview.etag).not.toBe("");
       expect(Number(preview.updatedAt!.seconds)).toBeGreaterThanOrEqual(Number(confirmed.updatedAt!.seconds));
-      expect({ isDeleted: preview.isDeleted, deletedAt: preview.deletedAt, deletedBy: preview.deletedBy }).toEqual({ isDeleted: false, deletedAt: undefined, deletedBy: "" });
+      expect({ isDeleted: preview.isDeleted, deletedAt: preview.deletedAt, deletedBy: preview.deletedBy }).toEqual({
+        isDeleted: false,
+        deletedAt: undefined,
+        deletedBy: "",
+      });
 
       // Etag: a stale one is ABORTED, also on the preview.
       expect(
-        failure(await client.call("setCapacity", { capacity: { id: c.id, allocatedPct: 80, etag: "stale" }, updateMask: { paths: ["allocated_pct"] }, validateOnly: true }, token))
-          .code,
+        failure(
+          await client.call(
+            "setCapacity",
+            { capacity: { id: c.id, allocatedPct: 80, etag: "stale" }, updateMask: { paths: ["allocated_pct"] }, validateOnly: true },
+            token,
+          ),
+        ).code,
       ).toBe(Code.Aborted);
 
       // Fields: every broken field is named, as on a real write.

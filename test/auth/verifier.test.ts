@@ -45,22 +45,43 @@ describe("HS256 verifier", () => {
     ["a malformed token", () => "Bearer not.a.jwt"],
     ["garbage characters", () => "Bearer a b c"],
     ["an oversized token", () => `Bearer ${"a".repeat(9000)}`],
-    ["alg none", () => {
-      const h = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
-      const p = Buffer.from(JSON.stringify(good)).toString("base64url");
-      return `Bearer ${h}.${p}.`;
-    }],
+    [
+      "alg none",
+      () => {
+        const h = Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url");
+        const p = Buffer.from(JSON.stringify(good)).toString("base64url");
+        return `Bearer ${h}.${p}.`;
+      },
+    ],
     ["a wrong secret", async () => `Bearer ${await sign(good, { alg: "HS256" }, new TextEncoder().encode("another-secret-another-secret-123456"))}`],
     ["HS512", async () => `Bearer ${await sign(good, { alg: "HS512" })}`],
     ["an expired token", async () => `Bearer ${await sign({ ...good, exp: Math.floor(Date.now() / 1000) - 120 })}`],
-    ["no exp", async () => { const { exp: _exp, ...rest } = good; return `Bearer ${await sign(rest)}`; }],
+    [
+      "no exp",
+      async () => {
+        const { exp: _exp, ...rest } = good;
+        return `Bearer ${await sign(rest)}`;
+      },
+    ],
     ["a future nbf", async () => `Bearer ${await sign({ ...good, nbf: hour() })}`],
     ["a wrong iss", async () => `Bearer ${await sign({ ...good, iss: "https://evil.example" })}`],
     ["a wrong aud", async () => `Bearer ${await sign({ ...good, aud: "other" })}`],
-    ["no tenant_id", async () => { const { tenant_id: _t, ...rest } = good; return `Bearer ${await sign(rest)}`; }],
+    [
+      "no tenant_id",
+      async () => {
+        const { tenant_id: _t, ...rest } = good;
+        return `Bearer ${await sign(rest)}`;
+      },
+    ],
     ["a numeric tenant_id", async () => `Bearer ${await sign({ ...good, tenant_id: 42 })}`],
     ["a tenant_id with spaces", async () => `Bearer ${await sign({ ...good, tenant_id: "acme corp" })}`],
-    ["no sub", async () => { const { sub: _s, ...rest } = good; return `Bearer ${await sign(rest)}`; }],
+    [
+      "no sub",
+      async () => {
+        const { sub: _s, ...rest } = good;
+        return `Bearer ${await sign(rest)}`;
+      },
+    ],
     ["a sub that is not an id", async () => `Bearer ${await sign({ ...good, sub: "alice" })}`],
     ["a malformed app_id", async () => `Bearer ${await sign({ ...good, app_id: ["crm"] })}`],
   ])("rejects %s", async (_name, header) => {

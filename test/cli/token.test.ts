@@ -97,7 +97,12 @@ describe("npm run token", () => {
     ["a negative --ttl", ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl=-60"], {}, /--ttl must be a positive number/],
     ["a fractional --ttl", ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl", "1.5"], {}, /--ttl must be a positive number/],
     ["a --ttl in words", ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl", "1h"], {}, /--ttl must be a positive number/],
-    ["a --ttl over the default maximum", ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl", "86401"], {}, /--ttl must be at most 86400 s/],
+    [
+      "a --ttl over the default maximum",
+      ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl", "86401"],
+      {},
+      /--ttl must be at most 86400 s/,
+    ],
     [
       "a --ttl over CAPACITY_JWT_MAX_LIFETIME_MS",
       ["--tenant", "acme", "--sub", "per_01J9Z3V4M5N6P7Q8R9S0T1V2W3", "--ttl", "3601"],

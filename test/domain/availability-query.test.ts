@@ -31,7 +31,9 @@ describe("availabilityWindow", () => {
     expect(violationsOf((v) => availabilityWindow("2027-01-01", "2027/02/01", v))).toEqual([{ field: "period_end", description: DATE_RULE }]);
   });
   it("refuses an end before the start, without the length rule", () => {
-    expect(violationsOf((v) => availabilityWindow("2031-01-01", "2027-01-01", v))).toEqual([{ field: "period_end", description: "must not be before period_start" }]);
+    expect(violationsOf((v) => availabilityWindow("2031-01-01", "2027-01-01", v))).toEqual([
+      { field: "period_end", description: "must not be before period_start" },
+    ]);
   });
   it("refuses a window over three years on period_end", () => {
     expect(violationsOf((v) => availabilityWindow("2027-01-01", "2030-01-01", v))).toEqual([

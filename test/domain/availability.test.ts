@@ -52,7 +52,13 @@ describe("segments", () => {
   });
 
   it("sums identical periods exactly: 33.33 + 33.33 + 33.34 is 100, not over", () => {
-    const got = summarize("2027-01-01", "2027-01-31", [a("p", "2027-01-01", "2027-01-31", 33.33), a("q", "2027-01-01", "2027-01-31", 33.33), a("r", "2027-01-01", "2027-01-31", 33.34)], false, IDS);
+    const got = summarize(
+      "2027-01-01",
+      "2027-01-31",
+      [a("p", "2027-01-01", "2027-01-31", 33.33), a("q", "2027-01-01", "2027-01-31", 33.33), a("r", "2027-01-01", "2027-01-31", 33.34)],
+      false,
+      IDS,
+    );
     expect(brief(got.segments)).toEqual([["2027-01-01", "2027-01-31", 10000, "p+q+r"]]);
     expect(got).toMatchObject({ peakBp: 10000, overallocatedDays: 0, availableDays: 0, averageBp: 10000, minAvailableBp: 0 });
   });
@@ -67,7 +73,12 @@ describe("segments", () => {
   });
 
   it("clips allocations that reach outside the window and ignores those that miss it", () => {
-    const got = segments("2027-01-10", "2027-01-20", [a("wide", "2026-01-01", "2028-01-01", 30), a("before", "2027-01-01", "2027-01-09", 50), a("after", "2027-01-21", "2027-02-01", 50)], IDS);
+    const got = segments(
+      "2027-01-10",
+      "2027-01-20",
+      [a("wide", "2026-01-01", "2028-01-01", 30), a("before", "2027-01-01", "2027-01-09", 50), a("after", "2027-01-21", "2027-02-01", 50)],
+      IDS,
+    );
     expect(brief(got)).toEqual([["2027-01-10", "2027-01-20", 3000, "wide"]]);
   });
 
@@ -171,7 +182,11 @@ describe("weekdaysBetween", () => {
 
 describe("firstOverallocation", () => {
   it("names the first run above 100% and its total", () => {
-    const run = firstOverallocation("2027-01-01", "2027-01-31", [a("x", "2027-01-01", "2027-01-31", 60), a("y", "2027-01-05", "2027-01-06", 50), a("z", "2027-01-20", "2027-01-21", 90)]);
+    const run = firstOverallocation("2027-01-01", "2027-01-31", [
+      a("x", "2027-01-01", "2027-01-31", 60),
+      a("y", "2027-01-05", "2027-01-06", 50),
+      a("z", "2027-01-20", "2027-01-21", 90),
+    ]);
     expect(run).toMatchObject({ periodStart: "2027-01-05", periodEnd: "2027-01-06", allocatedBp: 11000 });
     expect(firstOverallocation("2027-01-01", "2027-01-31", [a("x", "2027-01-01", "2027-01-31", 100)])).toBeUndefined();
   });
@@ -201,7 +216,14 @@ describe("against a naive day-by-day computation", () => {
           for (let d = ws; d <= we; d++) {
             const on = allocs.filter((x) => toEpochDay(x.periodStart) <= d && d <= toEpochDay(x.periodEnd));
             const weekday = new Date(d * 86_400_000).getUTCDay();
-            days.push({ bp: on.reduce((s, x) => s + x.allocatedBp, 0), ids: on.map((x) => x.id).sort().join("+"), weekend: weekday === 0 || weekday === 6 });
+            days.push({
+              bp: on.reduce((s, x) => s + x.allocatedBp, 0),
+              ids: on
+                .map((x) => x.id)
+                .sort()
+                .join("+"),
+              weekend: weekday === 0 || weekday === 6,
+            });
           }
           // Segments cover the window exactly, are maximal, and match each day.
           let d = ws;

@@ -9,13 +9,7 @@ import {
   type CapacityInput,
   type WriteStamp,
 } from "../../src/domain/capacity.js";
-import {
-  AlreadyExistsError,
-  EtagMismatchError,
-  FailedPreconditionError,
-  InvalidArgumentError,
-  Violations,
-} from "../../src/domain/errors.js";
+import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, InvalidArgumentError, Violations } from "../../src/domain/errors.js";
 import { SourceType } from "../../src/gen/work/v1/capacity_pb.js";
 
 const PERSON = "per_01M8FMTT425T0SWT9WYGC66PKF";
@@ -84,9 +78,7 @@ describe("createRecord", () => {
   });
 
   it("rejects a period that ends before it starts, and single-day periods are fine", () => {
-    expect(violations(() => createRecord(input({ periodEnd: "2026-12-31" }), "x", stamp(1, "e"), new Violations()))).toEqual([
-      "capacity.period_end",
-    ]);
+    expect(violations(() => createRecord(input({ periodEnd: "2026-12-31" }), "x", stamp(1, "e"), new Violations()))).toEqual(["capacity.period_end"]);
     const oneDay = createRecord(input({ periodEnd: "2027-01-01" }), "x", stamp(1, "e"), new Violations());
     expect(oneDay.periodEnd).toBe("2027-01-01");
   });
@@ -94,9 +86,7 @@ describe("createRecord", () => {
   it("counts notes in characters, not UTF-16 units", () => {
     const emoji = "😀".repeat(4000); // 8,000 UTF-16 units
     expect(createRecord(input({ notes: emoji }), "x", stamp(1, "e"), new Violations()).notes).toBe(emoji);
-    expect(violations(() => createRecord(input({ notes: `${emoji}a` }), "x", stamp(1, "e"), new Violations()))).toEqual([
-      "capacity.notes",
-    ]);
+    expect(violations(() => createRecord(input({ notes: `${emoji}a` }), "x", stamp(1, "e"), new Violations()))).toEqual(["capacity.notes"]);
   });
 
   it("rejects unknown source types and over-long sources", () => {
@@ -163,9 +153,9 @@ describe("updateRecord", () => {
   });
 
   it("validates the merged period", () => {
-    expect(violations(() => updateRecord(base(), input({ periodEnd: "2026-01-01" }), new Set(["period_end"] as const), stamp(3, "e"), new Violations()))).toEqual([
-      "capacity.period_end",
-    ]);
+    expect(
+      violations(() => updateRecord(base(), input({ periodEnd: "2026-01-01" }), new Set(["period_end"] as const), stamp(3, "e"), new Violations())),
+    ).toEqual(["capacity.period_end"]);
   });
 });
 

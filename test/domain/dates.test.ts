@@ -74,7 +74,11 @@ describe("checkPeriodOrder", () => {
     ]);
   });
   it("adds nothing for a malformed or missing date (its own check reports it) but is not a period", () => {
-    for (const [start, end] of [["", "2027-01-01"], ["2027-01-01", "2027-02-30"], ["2027-13-01", "2027-01-01"]] as const) {
+    for (const [start, end] of [
+      ["", "2027-01-01"],
+      ["2027-01-01", "2027-02-30"],
+      ["2027-13-01", "2027-01-01"],
+    ] as const) {
       expect(violationsOf((v) => expect(checkPeriodOrder(start, end, "period_to", "period_from", v)).toBe(false))).toEqual([]);
     }
   });

@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  CAPACITY_ID_RULE,
-  canonicalReference,
-  checkCapacityId,
-  checkRequestId,
-  isCapacityId,
-  isScopeId,
-  isUuid,
-  newCapacityId,
-} from "../../src/domain/ids.js";
+import { CAPACITY_ID_RULE, canonicalReference, checkCapacityId, checkRequestId, isCapacityId, isScopeId, isUuid, newCapacityId } from "../../src/domain/ids.js";
 import { violationsOf } from "../helpers/violations.js";
 
 describe("capacity ids", () => {
@@ -74,13 +65,15 @@ describe("request ids", () => {
     expect(isUuid("6f9619ff-8b86-d011-b42d-00c04fc964ff")).toBe(true);
     expect(isUuid("6F9619FF-8B86-D011-B42D-00C04FC964FF")).toBe(true);
   });
-  it.each(["6f9619ff8b86d011b42d00c04fc964ff", "{6f9619ff-8b86-d011-b42d-00c04fc964ff}", "6f9619ff-8b86-d011-b42d-00c04fc964fg", "per_01M8FMTT425T0SWT9WYGC66PKF"])(
-    "rejects %s",
-    (value) => {
-      expect(isUuid(value)).toBe(false);
-      expect(violationsOf((v) => checkRequestId(value, "request_id", v))).toEqual([{ field: "request_id", description: "must be a UUID" }]);
-    },
-  );
+  it.each([
+    "6f9619ff8b86d011b42d00c04fc964ff",
+    "{6f9619ff-8b86-d011-b42d-00c04fc964ff}",
+    "6f9619ff-8b86-d011-b42d-00c04fc964fg",
+    "per_01M8FMTT425T0SWT9WYGC66PKF",
+  ])("rejects %s", (value) => {
+    expect(isUuid(value)).toBe(false);
+    expect(violationsOf((v) => checkRequestId(value, "request_id", v))).toEqual([{ field: "request_id", description: "must be a UUID" }]);
+  });
   it("are optional", () => {
     expect(violationsOf((v) => checkRequestId("", "request_id", v))).toEqual([]);
   });

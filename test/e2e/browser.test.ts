@@ -77,7 +77,15 @@ describe("the web UI in Chromium", () => {
     server = await startTestServer("sqlite", { env: { CAPACITY_CORS_ORIGINS: allowed.origin } });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     mkdirSync(SHOTS, { recursive: true });
   });
@@ -138,7 +146,10 @@ describe("the web UI in Chromium", () => {
       await expect.poll(() => page.textContent("#status")).toMatch(/^FailedPrecondition: person .* 110%/);
       await page.screenshot({ path: join(SHOTS, `ui-${transport}.png`), fullPage: true });
 
-      const rows = (await server.db.knex("capacities").where({ tenant_id: t, person_id: p }).orderBy("period_start")) as Array<{ allocated_bp: number; confirmed_by_id: string }>;
+      const rows = (await server.db.knex("capacities").where({ tenant_id: t, person_id: p }).orderBy("period_start")) as Array<{
+        allocated_bp: number;
+        confirmed_by_id: string;
+      }>;
       expect(rows.map((r) => [r.allocated_bp, r.confirmed_by_id !== ""])).toEqual([
         [4000, true],
         [5000, false],

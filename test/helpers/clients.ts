@@ -131,7 +131,11 @@ function toLoaderObject(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toLoaderObject);
   if (value instanceof Uint8Array) return value;
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "$typeName").map(([k, v]) => [k, toLoaderObject(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => k !== "$typeName")
+        .map(([k, v]) => [k, toLoaderObject(v)]),
+    );
   }
   return value;
 }
@@ -147,7 +151,13 @@ function fromLoaderObject<D extends DescMessage>(desc: D, obj: Record<string, un
         return fromLoaderObject(field.message, v as Record<string, unknown>);
       }
       const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" ? field.scalar : undefined;
-      if (scalar === ScalarType.INT64 || scalar === ScalarType.UINT64 || scalar === ScalarType.SINT64 || scalar === ScalarType.FIXED64 || scalar === ScalarType.SFIXED64) {
+      if (
+        scalar === ScalarType.INT64 ||
+        scalar === ScalarType.UINT64 ||
+        scalar === ScalarType.SINT64 ||
+        scalar === ScalarType.FIXED64 ||
+        scalar === ScalarType.SFIXED64
+      ) {
         return BigInt(v as string);
       }
       return v;
@@ -226,7 +236,8 @@ export interface Failure {
 
 /** The status of a failed outcome; fails the test with the answer otherwise. */
 export function failure<T>(outcome: Outcome<T>): Failure {
-  if (outcome.ok) throw new Error(`expected a failure, got success: ${JSON.stringify(outcome.value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
+  if (outcome.ok)
+    throw new Error(`expected a failure, got success: ${JSON.stringify(outcome.value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))}`);
   return {
     code: outcome.code,
     fields: outcome.violations.map((v) => v.field),

@@ -42,4 +42,3 @@ export async function migratedDatabase(engine: Engine): Promise<TestDatabase> {
   if (engine === "sqlite") await migrate(db.knex);
   return db;
 }
-

@@ -69,7 +69,11 @@ function hpackString(value: Buffer): Buffer {
 /** A header block of literals without indexing, any bytes in names and values. */
 export function headerBlock(headers: Array<[name: string | Buffer, value: string | Buffer]>): Buffer {
   return Buffer.concat(
-    headers.flatMap(([name, value]) => [Buffer.from([0x00]), hpackString(Buffer.from(name as string, "latin1")), hpackString(Buffer.from(value as string, "latin1"))]),
+    headers.flatMap(([name, value]) => [
+      Buffer.from([0x00]),
+      hpackString(Buffer.from(name as string, "latin1")),
+      hpackString(Buffer.from(value as string, "latin1")),
+    ]),
   );
 }
 

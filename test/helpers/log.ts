@@ -14,6 +14,10 @@ export function capturedLog(level = "info"): { log: pino.Logger; text: () => str
   return {
     log: pino({ level }, sink),
     text,
-    lines: () => text().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }

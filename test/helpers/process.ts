@@ -26,7 +26,9 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: Array<Record<string, unknown>> = [];
-  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const exited = ended.then(({ code }) => code);
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
     createInterface({ input: child.stdout }).on("line", (line) => {

@@ -52,8 +52,7 @@ export async function startTestServer(engine: Engine, options: TestServerOptions
     app,
     db,
     baseUrl: `http://127.0.0.1:${app.port}`,
-    token: (tenantId, options = {}) =>
-      mintToken(TEST_SECRET, { tenantId, sub: options.sub ?? person(), appId: options.appId, ttlSeconds: 600 }),
+    token: (tenantId, options = {}) => mintToken(TEST_SECRET, { tenantId, sub: options.sub ?? person(), appId: options.appId, ttlSeconds: 600 }),
     async close() {
       await app.close();
       await db.knex.destroy();

@@ -87,10 +87,7 @@ describe("test-prereqs", () => {
   });
 
   it("starts the local mariadbd when nothing answers at 127.0.0.1:3306, then waits for it", async () => {
-    const out = await prereqs(
-      { CAPACITY_TEST_MYSQL_URL: "mysql://root@127.0.0.1:3306/test_prereqs", CAPACITY_TEST_DB_WAIT_SECONDS: "2" },
-      { noNetwork: true },
-    );
+    const out = await prereqs({ CAPACITY_TEST_MYSQL_URL: "mysql://root@127.0.0.1:3306/test_prereqs", CAPACITY_TEST_DB_WAIT_SECONDS: "2" }, { noNetwork: true });
     expect(out.calls).toEqual(["start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd"]);
     // The stub started nothing: after the wait it gives up with one line.
     expect(out.code).toBe(1);
@@ -102,8 +99,6 @@ describe("test-prereqs", () => {
     const out = await prereqs({ CAPACITY_TEST_MYSQL_URL: `mysql://root@127.0.0.1:${port}/test` });
     expect(out.calls).toEqual([]);
     expect(out.code).toBe(1);
-    expect(out.stderr).toBe(
-      `test-prereqs: nothing answers at 127.0.0.1:${port} (CAPACITY_TEST_MYSQL_URL): start that database or point the variable at one\n`,
-    );
+    expect(out.stderr).toBe(`test-prereqs: nothing answers at 127.0.0.1:${port} (CAPACITY_TEST_MYSQL_URL): start that database or point the variable at one\n`);
   });
 });

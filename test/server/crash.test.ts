@@ -31,7 +31,8 @@ const NAMED_CASES: Array<{ name: string; request: string; status: number; ui?: b
   { name: "GET /ui/%00", request: "GET /ui/%00 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", status: 400, ui: true },
   {
     name: "RPC with a malformed Host",
-    request: "POST /work.v1.CapacityService/GetCapacity HTTP/1.1\r\nHost: a b\r\ncontent-type: application/json\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}",
+    request:
+      "POST /work.v1.CapacityService/GetCapacity HTTP/1.1\r\nHost: a b\r\ncontent-type: application/json\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}",
     status: 400,
   },
   {

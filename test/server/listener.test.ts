@@ -79,7 +79,13 @@ describe("connection hygiene", () => {
     const open = (headers: Record<string, string>): Promise<{ ms: number; rstCode: number }> =>
       new Promise((resolve) => {
         const started = Date.now();
-        const stream = session.request({ ":method": "POST", ":path": "/work.v1.CapacityService/GetCapacity", "content-type": "application/grpc", te: "trailers", ...headers });
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/work.v1.CapacityService/GetCapacity",
+          "content-type": "application/grpc",
+          te: "trailers",
+          ...headers,
+        });
         stream.write(Buffer.from([0, 0, 0, 0, 50])); // promises 50 bytes, sends none
         stream.on("error", () => {});
         stream.on("data", () => {});

@@ -16,7 +16,10 @@ function limiter(config: Partial<RateLimitConfig>, metrics?: Metrics) {
   const l = new RateLimiter({ ...off, ...config }, metrics, () => clock.now);
   const call = (c: ReturnType<typeof caller>, method = "GetCapacity"): string => {
     try {
-      l.admit(c, CapacityService.methods.find((m) => m.name === method)!);
+      l.admit(
+        c,
+        CapacityService.methods.find((m) => m.name === method)!,
+      );
       return "ok";
     } catch (err) {
       if (!(err instanceof RateLimitedError)) throw err;

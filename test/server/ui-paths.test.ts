@@ -138,7 +138,14 @@ describe("the /ui path guard", () => {
       });
     try {
       expect(await fetchH2("/ui/index.html")).toMatchObject({ status: 200, body: expect.stringContaining("ui index") as string });
-      for (const path of ["/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/..%5csecret.txt", "/ui//etc/passwd", "/ui/%00", `/ui/${join(root, "secret.txt")}`]) {
+      for (const path of [
+        "/ui/../secret.txt",
+        "/ui/%2e%2e/secret.txt",
+        "/ui/..%5csecret.txt",
+        "/ui//etc/passwd",
+        "/ui/%00",
+        `/ui/${join(root, "secret.txt")}`,
+      ]) {
         const { status, body } = await fetchH2(path);
         expect([400, 404], path).toContain(status);
         expect(body).not.toMatch(LEAK);

@@ -65,7 +65,9 @@ describe("availability limits", () => {
     const batch = createAvailabilityRpcs(two, { ...LIMITS, availabilityMaxAllocations: 10 });
     expect((await batch.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).availabilities).toHaveLength(2);
     const tight = createAvailabilityRpcs(two, { ...LIMITS, availabilityMaxAllocations: 9 });
-    await expect(tight.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).rejects.toThrow(/these 2 people together have more than 9/);
+    await expect(tight.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).rejects.toThrow(
+      /these 2 people together have more than 9/,
+    );
   });
 
   it("reads a person in pages of 2,000 rows and answers the same as one read", async () => {
@@ -120,7 +122,9 @@ describe("availability limits", () => {
         const tight = createAvailabilityRpcs(fakeStore(rows), { ...LIMITS, maxResponseBytes: size - 1 });
         await expect(tight.batchGetPersonAvailability(call(), req)).rejects.toBeInstanceOf(LimitExceededError);
         const tightOne = createAvailabilityRpcs(fakeStore(rows), { ...LIMITS, maxResponseBytes: toBinary(PersonAvailabilitySchema, single).byteLength - 1 });
-        await expect(tightOne.getPersonAvailability(call(), { personId: ids[0]!, ...WINDOW, includeCapacityIds } as never)).rejects.toBeInstanceOf(LimitExceededError);
+        await expect(tightOne.getPersonAvailability(call(), { personId: ids[0]!, ...WINDOW, includeCapacityIds } as never)).rejects.toBeInstanceOf(
+          LimitExceededError,
+        );
       }),
       { numRuns: 40 },
     );

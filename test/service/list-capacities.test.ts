@@ -81,7 +81,10 @@ describe.each(ENGINES)("ListCapacities on %s", (engine) => {
     const client = suite.service.client();
     const p = person();
     const days = ["2027-01-05", "2027-01-01", "2027-01-03", "2027-01-01", "2027-01-02", "2027-01-05", "2027-01-04", "2027-01-03"];
-    const seeded = await seed(client, days.map((d) => ({ personId: p, periodStart: d, periodEnd: "2027-02-01" })));
+    const seeded = await seed(
+      client,
+      days.map((d) => ({ personId: p, periodStart: d, periodEnd: "2027-02-01" })),
+    );
     const expected = [...seeded].sort((x, y) => (x.periodStart + x.id < y.periodStart + y.id ? -1 : 1)).map((c) => c.id);
 
     const seen: string[] = [];
@@ -164,6 +167,8 @@ describe.each(ENGINES)("ListCapacities on %s", (engine) => {
     }
     // A different page size is fine, and so is another person of the same tenant.
     await client.listCapacities({ personId: p, pageSize: 5, pageToken: page.nextPageToken });
-    expect((await suite.service.client({ tenantId: me.tenantId }).listCapacities({ personId: p, pageSize: 1, pageToken: page.nextPageToken })).capacities).toHaveLength(1);
+    expect(
+      (await suite.service.client({ tenantId: me.tenantId }).listCapacities({ personId: p, pageSize: 1, pageToken: page.nextPageToken })).capacities,
+    ).toHaveLength(1);
   });
 });

@@ -16,8 +16,14 @@ import { newCaller, useTestService, type ServiceClient } from "../helpers/servic
 const REJECT = OverallocationPolicy.REJECT;
 
 /** Books `allocatedPct` of a person over a period, under a policy. */
-const alloc = (client: ServiceClient, personId: string, periodStart: string, periodEnd: string, allocatedPct: number, policy = OverallocationPolicy.UNSPECIFIED) =>
-  client.setCapacity({ ...createRequest({ personId, periodStart, periodEnd, allocatedPct }), overallocationPolicy: policy });
+const alloc = (
+  client: ServiceClient,
+  personId: string,
+  periodStart: string,
+  periodEnd: string,
+  allocatedPct: number,
+  policy = OverallocationPolicy.UNSPECIFIED,
+) => client.setCapacity({ ...createRequest({ personId, periodStart, periodEnd, allocatedPct }), overallocationPolicy: policy });
 
 describe.each(ENGINES)("availability on %s", (engine) => {
   const suite = useTestService({ engine });
@@ -84,7 +90,8 @@ describe.each(ENGINES)("availability on %s", (engine) => {
   it("names the rule each bad window breaks", async () => {
     const client = suite.service.client();
     const p = person();
-    const rule = async (periodStart: string, periodEnd: string) => (await failed(client.getPersonAvailability({ personId: p, periodStart, periodEnd }))).violations;
+    const rule = async (periodStart: string, periodEnd: string) =>
+      (await failed(client.getPersonAvailability({ personId: p, periodStart, periodEnd }))).violations;
     expect(await rule("", "2027-01-02")).toEqual([{ field: "period_start", description: "is required" }]);
     expect(await rule("2027-01-02", "2027-01-01")).toEqual([{ field: "period_end", description: "must not be before period_start" }]);
     expect(await rule("2027-01-01", "2030-01-01")).toEqual([{ field: "period_end", description: "the window must be at most three years long" }]);
@@ -102,7 +109,12 @@ describe.each(ENGINES)("availability on %s", (engine) => {
       await alloc(client, busy, "2027-03-01", "2027-03-31", 80);
       await alloc(client, half, "2027-03-01", "2027-03-15", 50);
       await alloc(client, half, "2027-03-16", "2027-03-31", 40);
-      const got = await client.batchGetPersonAvailability({ personIds: [idle, busy, half.toLowerCase()], periodStart: "2027-03-01", periodEnd: "2027-03-31", minAvailablePct: 50 });
+      const got = await client.batchGetPersonAvailability({
+        personIds: [idle, busy, half.toLowerCase()],
+        periodStart: "2027-03-01",
+        periodEnd: "2027-03-31",
+        minAvailablePct: 50,
+      });
       expect(got.availabilities.map((a) => [a.personId, a.peakAllocatedPct, a.meetsMinAvailable])).toEqual([
         [idle, 0, true],
         [busy, 80, false],
@@ -185,9 +197,7 @@ describe.each(ENGINES)("availability on %s", (engine) => {
       const p = person();
       // 40 writers, 30% each, over overlapping periods in one month.
       const day = (d: number) => `2027-07-${String(d).padStart(2, "0")}`;
-      const outcomes = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => settle(alloc(client, p, day(1 + (i % 10)), day(13 + (i % 10)), 30, REJECT))),
-      );
+      const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => settle(alloc(client, p, day(1 + (i % 10)), day(13 + (i % 10)), 30, REJECT))));
       const acknowledged = outcomes.filter((o) => o.ok).map((o) => (o.ok ? o.value.id : ""));
       for (const o of outcomes) if (!o.ok) expect(o.code).toBe(Code.FailedPrecondition);
       expect(acknowledged.length).toBeGreaterThan(2);
@@ -235,7 +245,13 @@ describe.each(ENGINES)("availability's capacity ids and allocation limit on %s",
     const single = await failed(client.getPersonAvailability({ personId: over, ...WINDOW }));
     expect(single).toMatchObject({
       code: Code.ResourceExhausted,
-      errorInfo: [{ reason: "AVAILABILITY_TOO_LARGE", domain: "capacity.work.v1", metadata: { limit: "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS", max: String(MAX_ALLOCATIONS) } }],
+      errorInfo: [
+        {
+          reason: "AVAILABILITY_TOO_LARGE",
+          domain: "capacity.work.v1",
+          metadata: { limit: "CAPACITY_AVAILABILITY_MAX_ALLOCATIONS", max: String(MAX_ALLOCATIONS) },
+        },
+      ],
     });
     expect(single.message).toContain(`more than ${MAX_ALLOCATIONS} capacities`);
     // 100 + 40 in the batch: each person alone is fine, together they are over.

@@ -35,9 +35,26 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
   it("ignores server-stamped values sent by the client", async () => {
     const forged = "per_01M8FMTT425T0SWT9WYGC66PKF";
     const c = await client.setCapacity(
-      fresh({ tenantId: "other", appId: "forged", createdBy: forged, createdAt: { seconds: 1n, nanos: 0 }, isDeleted: true, schemaVersion: 7, confirmedById: forged, etag: "" }),
+      fresh({
+        tenantId: "other",
+        appId: "forged",
+        createdBy: forged,
+        createdAt: { seconds: 1n, nanos: 0 },
+        isDeleted: true,
+        schemaVersion: 7,
+        confirmedById: forged,
+        etag: "",
+      }),
     );
-    expect(c).toMatchObject({ tenantId: me.tenantId, appId: "", isDeleted: false, schemaVersion: 1, confirmedById: "", source: "edm", sourceType: SourceType.API });
+    expect(c).toMatchObject({
+      tenantId: me.tenantId,
+      appId: "",
+      isDeleted: false,
+      schemaVersion: 1,
+      confirmedById: "",
+      source: "edm",
+      sourceType: SourceType.API,
+    });
     expect(c.createdBy).toBe(me.personId);
     expect(Number(c.createdAt?.seconds)).toBeGreaterThan(1_700_000_000);
   });
@@ -76,13 +93,17 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
   });
 
   it("reports every broken rule of one request, in field order", async () => {
-    const f = await failed(client.setCapacity({ capacity: { personId: "nobody", projectId: "", periodStart: "2027-02-29", periodEnd: "2027-03-01", allocatedPct: 12.345 } }));
+    const f = await failed(
+      client.setCapacity({ capacity: { personId: "nobody", projectId: "", periodStart: "2027-02-29", periodEnd: "2027-03-01", allocatedPct: 12.345 } }),
+    );
     expect(f.fields).toEqual(["capacity.person_id", "capacity.project_id", "capacity.period_start", "capacity.allocated_pct"]);
   });
 
   it("rejects a request without a capacity, a malformed request_id and a mask on create", async () => {
     expect((await failed(client.setCapacity({}))).violations).toEqual([{ field: "capacity", description: "is required" }]);
-    expect((await failed(client.setCapacity({ ...fresh(), requestId: "retry-1" }))).violations).toEqual([{ field: "request_id", description: "must be a UUID" }]);
+    expect((await failed(client.setCapacity({ ...fresh(), requestId: "retry-1" }))).violations).toEqual([
+      { field: "request_id", description: "must be a UUID" },
+    ]);
     expect((await failed(client.setCapacity({ ...fresh(), updateMask: { paths: ["notes"] } }))).violations).toEqual([
       { field: "update_mask", description: "applies to updates only (capacity.id set)" },
     ]);
@@ -100,10 +121,13 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
     },
   );
 
-  it.each(["getCapacity", "deleteCapacity", "undeleteCapacity", "confirmCapacity"] as const)("%s answers NOT_FOUND for an id that does not exist", async (rpc) => {
-    const f = await failed(client[rpc]({ id: UNKNOWN_ID }));
-    expect(f).toMatchObject({ code: Code.NotFound, message: `capacity ${UNKNOWN_ID} not found` });
-  });
+  it.each(["getCapacity", "deleteCapacity", "undeleteCapacity", "confirmCapacity"] as const)(
+    "%s answers NOT_FOUND for an id that does not exist",
+    async (rpc) => {
+      const f = await failed(client[rpc]({ id: UNKNOWN_ID }));
+      expect(f).toMatchObject({ code: Code.NotFound, message: `capacity ${UNKNOWN_ID} not found` });
+    },
+  );
 
   it("returns a deleted record from GetCapacity", async () => {
     const c = await client.setCapacity(fresh());
@@ -125,7 +149,10 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       const c = await client.setCapacity(fresh({ notes: "gone soon", source: "x" }));
       const whole = { id: c.id, personId: c.personId, projectId: c.projectId, periodStart: "2027-06-01", periodEnd: "2027-06-30", allocatedPct: 10 };
       expect(await client.setCapacity({ capacity: whole })).toMatchObject({ notes: "", source: "edm", periodStart: "2027-06-01", allocatedPct: 10 });
-      expect(await client.setCapacity({ capacity: { ...whole, notes: "star" }, updateMask: { paths: ["*"] } })).toMatchObject({ notes: "star", allocatedPct: 10 });
+      expect(await client.setCapacity({ capacity: { ...whole, notes: "star" }, updateMask: { paths: ["*"] } })).toMatchObject({
+        notes: "star",
+        allocatedPct: 10,
+      });
       const partial = await failed(client.setCapacity({ capacity: { id: c.id, notes: "only notes" } }));
       expect(partial.fields).toEqual(["capacity.person_id", "capacity.project_id", "capacity.period_start", "capacity.period_end", "capacity.allocated_pct"]);
     });
@@ -281,7 +308,9 @@ describe.each(ENGINES)("SetCapacity on %s", (engine) => {
       const requestId = randomUUID();
       expect((await client.setCapacity({ ...preview, requestId })).allocatedPct).toBe(80);
       expect((await failed(client.setCapacity({ ...preview, capacity: { ...preview.capacity, etag: "stale" } }))).code).toBe(Code.Aborted);
-      expect((await failed(client.setCapacity({ ...preview, capacity: { ...preview.capacity, allocatedPct: 101 } }))).fields).toEqual(["capacity.allocated_pct"]);
+      expect((await failed(client.setCapacity({ ...preview, capacity: { ...preview.capacity, allocatedPct: 101 } }))).fields).toEqual([
+        "capacity.allocated_pct",
+      ]);
       expect(await client.getCapacity({ id: c.id })).toEqual(c);
       expect(await suite.service.knex("capacity_requests").where({ tenant_id: me.tenantId, request_id: requestId })).toEqual([]);
       const gone = await client.deleteCapacity({ id: c.id });

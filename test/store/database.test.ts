@@ -130,9 +130,15 @@ describe.each(ENGINES)("migrate() on %s", (engine) => {
         const results = await Promise.race([Promise.allSettled(knexes.map((k, i) => migrate(k, (m) => said[i]!.push(m)))), wedged]).finally(() =>
           clearTimeout(timer),
         );
-        expect(results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason))), `round ${round}`).toEqual(["ok", "ok", "ok"]);
+        expect(
+          results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason))),
+          `round ${round}`,
+        ).toEqual(["ok", "ok", "ok"]);
         // Exactly one of them applied the migrations.
-        expect(said.flat().filter((m) => m.startsWith("applied migrations:")), `round ${round}`).toEqual([`applied migrations: ${MIGRATIONS.join(", ")}`]);
+        expect(
+          said.flat().filter((m) => m.startsWith("applied migrations:")),
+          `round ${round}`,
+        ).toEqual([`applied migrations: ${MIGRATIONS.join(", ")}`]);
         await expectMigratedOnce(knexes[0]!);
       } finally {
         await dispose();

@@ -48,7 +48,13 @@ describe.each(ENGINES)("KnexCapacityStore on %s", (engine) => {
     const day = (n: number): string => new Date(Date.UTC(2027, 0, 1) + n * 86_400_000).toISOString().slice(0, 10);
     // Many rows share a period_start, so the id breaks ties across page edges.
     const rows = [a, b].flatMap((p, k) =>
-      Array.from({ length: k === 0 ? 2300 : 700 }, (_, i) => ({ tenantId: scope.tenantId, personId: p, periodStart: day(i % 40), periodEnd: day(40 + (i % 9)), allocatedBp: 100 })),
+      Array.from({ length: k === 0 ? 2300 : 700 }, (_, i) => ({
+        tenantId: scope.tenantId,
+        personId: p,
+        periodStart: day(i % 40),
+        periodEnd: day(40 + (i % 9)),
+        allocatedBp: 100,
+      })),
     );
     await insertCapacities(db.knex, rows);
     await insertCapacities(db.knex, [{ tenantId: tenant(), personId: a, periodStart: day(1), periodEnd: day(2), allocatedBp: 100 }]);

@@ -133,7 +133,9 @@ describe.each(ENGINES)("purging expired request ids on %s", (engine) => {
           `if old.tenant_id = '${mine}' then signal sqlstate '45000' set message_text = 'purge refused'; end if; end`,
       );
     } else {
-      await db.knex.raw(`create trigger ${trigger} before delete on capacity_requests when old.tenant_id = '${mine}' begin select raise(abort, 'purge refused'); end`);
+      await db.knex.raw(
+        `create trigger ${trigger} before delete on capacity_requests when old.tenant_id = '${mine}' begin select raise(abort, 'purge refused'); end`,
+      );
     }
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
@@ -144,7 +146,11 @@ describe.each(ENGINES)("purging expired request ids on %s", (engine) => {
       await store.purgesIdle();
       expect(warnings).toHaveLength(1);
       expect(warnings[0]!.message).toBe("purge of expired request ids failed");
-      expect(warnings[0]!.facts).toEqual({ tenant: mine, name: engine === "mysql" ? "Error" : "SqliteError", code: engine === "mysql" ? "ER_SIGNAL_EXCEPTION" : "SQLITE_CONSTRAINT_TRIGGER" });
+      expect(warnings[0]!.facts).toEqual({
+        tenant: mine,
+        name: engine === "mysql" ? "Error" : "SqliteError",
+        code: engine === "mysql" ? "ER_SIGNAL_EXCEPTION" : "SQLITE_CONSTRAINT_TRIGGER",
+      });
       expect(JSON.stringify(warnings)).not.toMatch(/delete|capacity_requests/i);
       expect(await ages(mine)).toEqual([0, 49, 49]);
       // The store still works.

@@ -13,15 +13,25 @@ describe("schema rules on MySQL", () => {
   it("leads every key with tenant_id and has no auto-increment or foreign key", async () => {
     const db = testDatabase("mysql");
     try {
-      const keys = (await db.knex("information_schema.STATISTICS")
+      const keys = (await db
+        .knex("information_schema.STATISTICS")
         .select("TABLE_NAME as table", "INDEX_NAME as index", "COLUMN_NAME as column")
         .whereRaw("TABLE_SCHEMA = DATABASE()")
         .whereIn("TABLE_NAME", TABLES)
         .andWhere("SEQ_IN_INDEX", 1)) as Array<{ table: string; index: string; column: string }>;
       expect(new Set(keys.map((k) => k.table))).toEqual(new Set(TABLES));
       expect(keys.filter((k) => k.column !== "tenant_id")).toEqual([]);
-      expect(keys.filter((k) => k.index === "PRIMARY").map((k) => k.table).sort()).toEqual([...TABLES].sort());
-      const autoIncrement = await db.knex("information_schema.COLUMNS").whereRaw("TABLE_SCHEMA = DATABASE()").whereIn("TABLE_NAME", TABLES).andWhere("EXTRA", "like", "%auto_increment%");
+      expect(
+        keys
+          .filter((k) => k.index === "PRIMARY")
+          .map((k) => k.table)
+          .sort(),
+      ).toEqual([...TABLES].sort());
+      const autoIncrement = await db
+        .knex("information_schema.COLUMNS")
+        .whereRaw("TABLE_SCHEMA = DATABASE()")
+        .whereIn("TABLE_NAME", TABLES)
+        .andWhere("EXTRA", "like", "%auto_increment%");
       expect(autoIncrement).toEqual([]);
       const foreign = await db.knex("information_schema.REFERENTIAL_CONSTRAINTS").whereRaw("CONSTRAINT_SCHEMA = DATABASE()");
       expect(foreign).toEqual([]);
