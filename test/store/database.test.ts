@@ -13,19 +13,19 @@ import { afterAll, describe, expect, it } from "vitest";
 import { dialectOf, migrate, openDatabase } from "../../src/store/database.js";
 import { migrationSource, OWNED_TABLES } from "../../src/store/migrations/index.js";
 import { ENGINES, MYSQL_URL, type Engine } from "../helpers/databases.js";
-import { eventually } from "../helpers/run.js";
+import { eventually, runScript } from "../helpers/run.js";
 
 const MIGRATIONS = await migrationSource.getMigrations([]);
 
 /** Opens `count` separate Knex instances (separate pools, like separate replicas) on one fresh, empty database. */
-async function freshDatabase(engine: Engine, count: number): Promise<{ knexes: Knex[]; dispose: () => Promise<void> }> {
+async function freshDatabase(engine: Engine, count: number, suffix = ""): Promise<{ knexes: Knex[]; dispose: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), "capacity-database-"));
   if (engine === "sqlite") {
     const knexes = Array.from({ length: count }, () => openDatabase({ url: undefined, dataDir }));
     return { knexes, dispose: async () => void (await Promise.all(knexes.map((k) => k.destroy()))) };
   }
   const url = new URL(MYSQL_URL);
-  const name = `${url.pathname.slice(1)}_lock`;
+  const name = `${url.pathname.slice(1)}_lock${suffix}`;
   const admin = openDatabase({ url: MYSQL_URL, dataDir });
   await admin.raw("drop database if exists ??", [name]);
   await admin.raw("create database ??", [name]);
@@ -38,6 +38,44 @@ async function freshDatabase(engine: Engine, count: number): Promise<{ knexes: K
       await admin.raw("drop database if exists ??", [name]);
       await admin.destroy();
     },
+  };
+}
+
+/** How three replicas' migrate() calls on one fresh database ended, what they said, and a connection to check it. */
+interface Replicas {
+  outcomes: string[];
+  said: string[];
+  check: Knex;
+  dispose: () => Promise<void>;
+}
+
+/** Three migrate() calls on their own pools of one fresh MariaDB database; a wedged lock fails after 20 s, not 60. */
+async function mysqlReplicas(round: number): Promise<Replicas> {
+  const { knexes, dispose } = await freshDatabase("mysql", 3, `_${round}`);
+  const said: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const wedged = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`round ${round}: still migrating after 20 s: the migration lock is wedged`)), 20_000);
+  });
+  const results = await Promise.race([Promise.allSettled(knexes.map((k) => migrate(k, (m) => said.push(m)))), wedged]).finally(() => clearTimeout(timer));
+  return { outcomes: results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason))), said, check: knexes[0]!, dispose };
+}
+
+/**
+ * Three `npm run migrate` processes on one fresh SQLite file. better-sqlite3
+ * is synchronous, so SQLite replicas must be processes: in one process, a
+ * connection's busy wait would stall the one holding the lock as well.
+ */
+async function sqliteReplicas(): Promise<Replicas> {
+  const dataDir = mkdtempSync(join(tmpdir(), "capacity-replicas-"));
+  const env = { CAPACITY_DATABASE_URL: "", CAPACITY_JWT_SECRET: "", CAPACITY_JWKS_URL: "", NODE_ENV: "", CAPACITY_DATA_DIR: dataDir };
+  const runs = await Promise.all([0, 1, 2].map(() => runScript("src/cli/migrate.ts", [], env, 60_000)));
+  const check = openDatabase({ url: undefined, dataDir });
+  return {
+    outcomes: runs.map((r) => (r.code === 0 ? "ok" : `exit ${r.code}: ${r.stderr}`)),
+    said: runs.flatMap((r) => r.stdout.split("\n")),
+    check,
+    dispose: () => check.destroy(),
   };
 }
 
@@ -118,31 +156,21 @@ describe.each(ENGINES)("migrate() on %s", (engine) => {
   // migrate() on that database saw "already locked" for good. migrate() now creates them race-free.
   // Six rounds, each on a new database, so the fix cannot pass by luck.
   it("lets three replicas migrate a fresh database at the same time: all succeed, the schema is applied once", async () => {
-    for (let round = 0; round < 6; round++) {
-      const { knexes, dispose } = await freshDatabase(engine, 3);
+    // Rounds run side by side, each on its own database.
+    const round = async (round: number): Promise<void> => {
+      const { outcomes, said, check, dispose } = engine === "sqlite" ? await sqliteReplicas() : await mysqlReplicas(round);
       try {
-        const said: string[][] = knexes.map(() => []);
-        // A wedged lock makes migrate() retry for a minute: give up well before, and say so.
-        let timer: NodeJS.Timeout | undefined;
-        const wedged = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`round ${round}: still migrating after 20 s: the migration lock is wedged`)), 20_000);
-        });
-        const results = await Promise.race([Promise.allSettled(knexes.map((k, i) => migrate(k, (m) => said[i]!.push(m)))), wedged]).finally(() =>
-          clearTimeout(timer),
-        );
-        expect(
-          results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason))),
-          `round ${round}`,
-        ).toEqual(["ok", "ok", "ok"]);
+        expect(outcomes, `round ${round}`).toEqual(["ok", "ok", "ok"]);
         // Exactly one of them applied the migrations.
         expect(
-          said.flat().filter((m) => m.startsWith("applied migrations:")),
+          said.filter((m) => m.startsWith("applied migrations:")),
           `round ${round}`,
         ).toEqual([`applied migrations: ${MIGRATIONS.join(", ")}`]);
-        await expectMigratedOnce(knexes[0]!);
+        await expectMigratedOnce(check);
       } finally {
         await dispose();
       }
-    }
+    };
+    await Promise.all([0, 1, 2, 3, 4, 5].map(round));
   }, 180_000);
 });
