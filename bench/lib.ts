@@ -78,6 +78,18 @@ export interface LoadResult {
   p99Ms: number;
 }
 
+/** A run's figures from its sorted latencies (ms). */
+function loadResult(sorted: number[], failed: number, seconds: number): LoadResult {
+  return {
+    calls: sorted.length,
+    failed,
+    seconds,
+    callsPerSecond: sorted.length / seconds,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+  };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -142,14 +154,7 @@ export async function h2load(
   const latencies = rows.map((r) => Number(r[2]) / 1000).sort((a, b) => a - b);
   const done = /requests: \d+ total, \d+ started, (\d+) done/.exec(stdout);
   if (!done) throw new Error(`h2load output not understood:\n${stdout}`);
-  return {
-    calls: rows.length,
-    failed,
-    seconds,
-    callsPerSecond: rows.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-  };
+  return loadResult(latencies, failed, seconds);
 }
 
 /**
@@ -198,14 +203,7 @@ export async function nodeLoad(baseUrl: string, protocol: Protocol, path: string
   );
   sessions.forEach((s) => s.close());
   latencies.sort((a, b) => a - b);
-  return {
-    calls: latencies.length,
-    failed,
-    seconds,
-    callsPerSecond: latencies.length / seconds,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-  };
+  return loadResult(latencies, failed, seconds);
 }
 
 /** Calls handled by the service, by gRPC code, for one method (from its /metrics). */

@@ -4,7 +4,6 @@
  * that does not stop within the shutdown grace period. Real processes on a
  * SQLite file of their own.
  */
-import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,23 +11,11 @@ import { describe, expect, it } from "vitest";
 import { mintToken } from "../src/auth/tokens.js";
 import { createTestClient, ok } from "./helpers/clients.js";
 import { person, tenant } from "./helpers/ids.js";
-import { spawnServer } from "./helpers/process.js";
+import { spawnServer, workerPids } from "./helpers/process.js";
 import { eventually } from "./helpers/run.js";
 import { TEST_SECRET } from "./helpers/server.js";
 
 /** The service workers of a primary (tsx also starts an esbuild helper, which this leaves out). */
-function workerPids(primary: number): number[] {
-  try {
-    return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"])
-      .toString()
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
 
 function alive(pid: number): boolean {
   try {

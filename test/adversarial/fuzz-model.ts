@@ -7,6 +7,7 @@
  * the fields, over-allocation.
  */
 import { Code } from "@connectrpc/connect";
+import type { CapacityInput } from "../../src/domain/capacity.js";
 import { OverallocationPolicy, type Capacity } from "../../src/gen/work/v1/capacity_pb.js";
 import { FIELDS, isWrite, selects, type CapacityFields, type EtagChoice, type Op, type SetOp, type Target } from "./fuzz-arbitraries.js";
 
@@ -56,17 +57,8 @@ function canonical(v: string): string {
   return m ? `${m[1]!.toLowerCase()}_${m[2]!.toUpperCase()}` : v;
 }
 
-/** The writable part of a Capacity, as the API reports it. */
-export interface Writable {
-  personId: string;
-  projectId: string;
-  periodStart: string;
-  periodEnd: string;
-  allocatedPct: number | undefined;
-  notes: string;
-  source: string;
-  sourceType: number;
-}
+/** The writable part of a Capacity, as the API reports it (the domain's input, with the enum as a number). */
+export type Writable = Omit<CapacityInput, "sourceType"> & { sourceType: number };
 
 /** The writable fields of a record. */
 export function writableOf(c: Capacity): Writable {

@@ -1,22 +1,11 @@
 /** CAPACITY_WORKERS=2: workers share the ports, a dead worker is replaced, metrics are summed, SIGTERM drains all. */
-import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { mintToken } from "../../src/auth/tokens.js";
 import { createTestClient, ok } from "../helpers/clients.js";
 import { MYSQL_URL } from "../helpers/databases.js";
 import { person, tenant } from "../helpers/ids.js";
-import { spawnServer } from "../helpers/process.js";
+import { spawnServer, workerPids } from "../helpers/process.js";
 import { TEST_SECRET } from "../helpers/server.js";
-
-function workerPids(primary: number): number[] {
-  // Only the service workers (tsx also starts an esbuild helper).
-  return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"])
-    .toString()
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map(Number);
-}
 
 describe("cluster mode", () => {
   it("serves from two workers, replaces one that dies, and drains on SIGTERM", async () => {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 
 /** The service as its own OS process (from the TypeScript sources), for signal and multi-replica tests. */
@@ -65,4 +65,18 @@ export async function spawnServer(env: Record<string, string>, nodeArgs: string[
       return exited;
     },
   };
+}
+
+/** The pids of a cluster primary's service workers (tsx also starts an esbuild helper, which is left out). */
+export function workerPids(primary: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(primary), "-f", "src/main.ts"])
+      .toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }
