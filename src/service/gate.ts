@@ -10,15 +10,20 @@ export class Gate {
   /** `limit`: how many `run` calls may be inside at once. */
   constructor(private readonly limit: number) {}
 
-  /** Runs `work` once a place is free, and frees the place when it settles. */
+  /**
+   * Runs `work` once a place is free, and frees the place when it settles. A
+   * freed place goes straight to the first waiter, so a call arriving in
+   * between cannot take it and push the count over the limit.
+   */
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    if (this.running < this.limit) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await work();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { fromEpochDay, toEpochDay } from "../../src/domain/dates.js";
 import { DeadlineExceededError, LimitExceededError } from "../../src/domain/errors.js";
 import { BatchGetPersonAvailabilityResponseSchema, PersonAvailabilitySchema } from "../../src/gen/work/v1/capacity_pb.js";
-import { createAvailabilityRpcs } from "../../src/service/availability.js";
+import { createAvailabilityRpcs, MAX_CONCURRENT_BATCHES } from "../../src/service/availability.js";
 import type { Call } from "../../src/service/call.js";
 import type { CapacityStore, PersonAllocation } from "../../src/store/store.js";
 import { person } from "../helpers/ids.js";
@@ -68,6 +68,30 @@ describe("availability limits", () => {
     await expect(tight.batchGetPersonAvailability(call(), { personIds: [p, q], ...WINDOW } as never)).rejects.toThrow(
       /these 2 people together have more than 9/,
     );
+  });
+
+  it(`runs at most ${MAX_CONCURRENT_BATCHES} batch reads at once; the rest wait their turn and are answered`, async () => {
+    const p = person();
+    const base = fakeStore(busy(p, 3), 30);
+    let inFlight = 0;
+    let most = 0;
+    const counting: CapacityStore = {
+      ...base,
+      async allocations(...args) {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await base.allocations(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const rpcs = createAvailabilityRpcs(counting, LIMITS);
+    const answers = await Promise.all(
+      Array.from({ length: 3 * MAX_CONCURRENT_BATCHES }, () => rpcs.batchGetPersonAvailability(call(), { personIds: [p], ...WINDOW } as never)),
+    );
+    expect(answers.map((a) => a.availabilities.length)).toEqual(Array<number>(3 * MAX_CONCURRENT_BATCHES).fill(1));
+    expect(most).toBe(MAX_CONCURRENT_BATCHES);
   });
 
   it("reads a person in pages of 2,000 rows and answers the same as one read", async () => {
