@@ -118,8 +118,14 @@ export function resolveMask(paths: readonly string[] | undefined, v: Violations)
 type Writable = Pick<CapacityRecord, "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType">;
 
 function charCount(value: string): number {
-  // Code points, not UTF-16 units: an emoji counts once.
-  return [...value].length;
+  // Code points, not UTF-16 units: an emoji counts once. Counted in place: the
+  // value may be as long as a whole request, so no array of it is built.
+  let count = 0;
+  for (const codePoint of value) {
+    void codePoint;
+    count++;
+  }
+  return count;
 }
 
 /**

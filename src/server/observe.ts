@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller.js";
+import { mayQuoteData } from "../store/driver-errors.js";
 import { toConnectError } from "./errors.js";
 import type { GrpcType, Metrics } from "./metrics.js";
 
@@ -31,10 +32,7 @@ export interface ObservedCall {
 
 /**
  * What the log keeps of a server fault: its kind and driver code, and the
- * message only when it cannot carry stored values. Driver errors can quote
- * them: mysql2's carry `sql`/`sqlState`, and Knex puts the whole failing
- * statement, values included, into the message of a better-sqlite3 error
- * (`SqliteError`, code `SQLITE_…`), which has neither.
+ * message only when it cannot carry stored values (see mayQuoteData).
  */
 function fault(err: unknown): Record<string, unknown> {
   let e: unknown = err;
@@ -42,12 +40,7 @@ function fault(err: unknown): Record<string, unknown> {
   while (e instanceof Error && e.cause instanceof Error && !("sql" in e)) e = e.cause;
   if (!(e instanceof Error)) return { value: typeof e };
   const driver = e as Error & { code?: unknown; errno?: unknown; sqlState?: unknown; sql?: unknown };
-  const fromSql =
-    driver.sql !== undefined ||
-    driver.sqlState !== undefined ||
-    driver.errno !== undefined ||
-    typeof driver.code === "string" ||
-    /sqlite|knex|mysql/i.test(driver.name);
+  const fromSql = mayQuoteData(driver);
   return {
     name: driver.name,
     code: driver.code,

@@ -9,7 +9,7 @@
  * availability.ts (the two availability RPCs).
  */
 import { scopeOf, type Call, type ServiceCore, type WorkLimits } from "./call.js";
-import { buildWrite, checkSetCapacity, lockAndCheckPerson, writeStamp } from "./capacity-writes.js";
+import { buildWrite, checkOverallocation, checkSetCapacity, lockAndCheckPerson, writeStamp } from "./capacity-writes.js";
 import { createAvailabilityRpcs } from "./availability.js";
 import { idempotentWrite } from "./idempotency.js";
 import { toCapacity } from "./mapping.js";
@@ -18,7 +18,7 @@ import { capacityNotFound, confirmRecord, deleteRecord, undeleteRecord, type Cap
 import { checkPeriodOrder, optionalDate } from "../domain/dates.js";
 import { Violations } from "../domain/errors.js";
 import { checkCapacityId, newCapacityId, optionalReference } from "../domain/ids.js";
-import { assertNotOverallocated, checkPolicy, overallocationWindow } from "../domain/overallocation.js";
+import { checkPolicy } from "../domain/overallocation.js";
 import { CapacityService, OverallocationPolicy, type Capacity } from "../gen/work/v1/capacity_pb.js";
 import type { CapacityStore } from "../store/store.js";
 
@@ -132,8 +132,7 @@ export function createCapacityService({ store, limits, now = Date.now }: Capacit
           (id) => store.get(scope, id),
           () => "",
         );
-        const days = overallocationWindow(record, plan.policy);
-        if (days) assertNotOverallocated(record, plan.policy, await store.allocations(scope, [record.personId], days, false));
+        await checkOverallocation(record, plan.policy, (personId, days) => store.allocations(scope, [personId], days, false));
         return toCapacity(record);
       }
       const idempotent = idempotentWrite(caller, req);

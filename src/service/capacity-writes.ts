@@ -21,6 +21,8 @@ import { InvalidArgumentError, Violations } from "../domain/errors.js";
 import { checkCapacityId, checkRequestId } from "../domain/ids.js";
 import { assertNotOverallocated, checkPolicy, overallocationWindow } from "../domain/overallocation.js";
 import type { OverallocationPolicy, SetCapacityRequest } from "../gen/work/v1/capacity_pb.js";
+import type { Allocation } from "../domain/availability.js";
+import type { DateWindow } from "../domain/dates.js";
 import type { CapacityWriter } from "../store/store.js";
 import { toInput } from "./mapping.js";
 
@@ -95,6 +97,19 @@ export async function buildWrite(
  */
 export async function lockAndCheckPerson(w: CapacityWriter, record: CapacityRecord, policy: OverallocationPolicy): Promise<void> {
   await w.lockPerson(record.personId);
+  await checkOverallocation(record, policy, (personId, days) => w.allocationsForUpdate(personId, days));
+}
+
+/**
+ * Applies the over-allocation policy to `record`: `load` reads the person's
+ * allocations over the record's days, and is called only when the policy
+ * needs them. Throws OverallocatedError.
+ */
+export async function checkOverallocation(
+  record: CapacityRecord,
+  policy: OverallocationPolicy,
+  load: (personId: string, days: DateWindow) => Promise<readonly Allocation[]>,
+): Promise<void> {
   const days = overallocationWindow(record, policy);
-  if (days) assertNotOverallocated(record, policy, await w.allocationsForUpdate(record.personId, days));
+  if (days) assertNotOverallocated(record, policy, await load(record.personId, days));
 }

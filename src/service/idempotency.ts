@@ -19,9 +19,14 @@ import type { CapacityWriter } from "../store/store.js";
  * retry across a deploy would otherwise be refused.
  */
 export function requestFingerprint(caller: Pick<Caller, "tenantId" | "appId" | "personId">, req: SetCapacityRequest): string {
+  return hashRequest(caller, { ...req, requestId: req.requestId.toLowerCase() });
+}
+
+/** The caller and the request's bytes, hashed. */
+function hashRequest(caller: Pick<Caller, "tenantId" | "appId" | "personId">, req: SetCapacityRequest): string {
   return createHash("sha256")
     .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId]))
-    .update(toBinary(SetCapacityRequestSchema, { ...req, requestId: req.requestId.toLowerCase() }))
+    .update(toBinary(SetCapacityRequestSchema, req))
     .digest("hex");
 }
 
@@ -46,7 +51,9 @@ export function idempotentWrite(caller: Pick<Caller, "tenantId" | "appId" | "per
     async replay(w) {
       const prior = await w.findRequest(requestId);
       if (!prior) return undefined;
-      if (prior.fingerprint !== fingerprint) {
+      // Until 2026-12-04 (the 48 h retention after this recipe shipped), a result may have been stored under
+      // the first recipe, which hashed the id as sent: a retry of it, capitals and all, still matches.
+      if (prior.fingerprint !== fingerprint && prior.fingerprint !== hashRequest(caller, req)) {
         throw new InvalidArgumentError([{ field: "request_id", description: "was already used for a different request; use a new UUID" }]);
       }
       return fromBinary(CapacitySchema, prior.response);

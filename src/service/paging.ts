@@ -12,9 +12,9 @@ import { ListCapacitiesResponseSchema, type Capacity, type ListCapacitiesRespons
 import { estimatedSize, toCapacity } from "./mapping.js";
 
 /** Records per page when the request leaves `page_size` at 0. */
-export const DEFAULT_PAGE_SIZE = 50;
+const DEFAULT_PAGE_SIZE = 50;
 /** Most records per page; a larger `page_size` is lowered to it. */
-export const MAX_PAGE_SIZE = 1000;
+const MAX_PAGE_SIZE = 1000;
 
 /** Room in a response for everything but the records: next_page_token, framing. */
 const PAGE_OVERHEAD_BYTES = 1024;
@@ -41,12 +41,12 @@ export function queryDigest(parts: unknown[]): string {
 }
 
 /** Opaque to callers: the keyset position plus the query digest, base64url JSON. */
-export function encodePageToken(position: PagePosition, digest: string): string {
+function encodePageToken(position: PagePosition, digest: string): string {
   return Buffer.from(JSON.stringify([1, position.periodStart, position.id, digest])).toString("base64url");
 }
 
 /** The position in a token, or why the token cannot be used for this query. */
-export function decodePageToken(token: string, digest: string): PagePosition | { error: string } {
+function decodePageToken(token: string, digest: string): PagePosition | { error: string } {
   const malformed = { error: "is not a page token issued by this service" };
   if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return malformed;
   let parsed: unknown;
@@ -77,7 +77,7 @@ export function resumeAfter(pageToken: string, digest: string, v: Violations): P
  * stays within `maxBytes`: AIP-158 lets a page be short, so a list page never
  * fails on size; the next page continues after the last record kept.
  */
-export function fitPage(records: Capacity[], maxBytes: number): Capacity[] {
+function fitPage(records: Capacity[], maxBytes: number): Capacity[] {
   let left = maxBytes - PAGE_OVERHEAD_BYTES;
   for (let i = 0; i < records.length; i++) {
     left -= estimatedSize(records[i]!);

@@ -21,8 +21,6 @@ function knexLog(warn: (message: string) => void = () => {}): Knex.Config["log"]
   return { warn: say, error: say, deprecate: say, debug: () => {} };
 }
 
-export { dialectOf, type Dialect } from "./dialect.js";
-
 /** Opens a Knex instance on MySQL or the embedded SQLite database. */
 export function openDatabase(options: DatabaseOptions): Knex {
   if (options.url !== undefined) {

@@ -5,7 +5,7 @@
  */
 import type { Knex } from "knex";
 import { DeadlineExceededError } from "../domain/errors.js";
-import type { Dialect } from "./database.js";
+import type { Dialect } from "./dialect.js";
 import type { Scope } from "./store.js";
 
 /** Gives a query the time left before the scope's deadline as its timeout; none without a deadline. */

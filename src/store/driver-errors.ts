@@ -49,7 +49,7 @@ export class RequestIdTakenError extends Error {
 }
 
 /** The database cannot be reached, or the pool gave no connection in time. */
-export function isUnavailable(err: unknown): boolean {
+function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = codeOf(err);
   if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
@@ -57,7 +57,7 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /** A query that ran out of the call's time (not a pool timeout, which means unavailable). */
-export function isQueryTimeout(err: unknown): boolean {
+function isQueryTimeout(err: unknown): boolean {
   return err instanceof Error && err.name === "KnexTimeoutError" && /query timeout/i.test(err.message);
 }
 
@@ -86,6 +86,17 @@ export async function guard<T>(work: () => Promise<T>): Promise<T> {
     if (isUnavailable(err)) throw new StoreUnavailableError("database unavailable", { cause: err });
     throw err;
   }
+}
+
+/**
+ * Could this error's message quote SQL or stored values? mysql2's errors carry
+ * `sql`/`sqlState`/`errno`; Knex puts the whole failing statement, values
+ * included, into the message of a better-sqlite3 error (`SqliteError`, code
+ * `SQLITE_…`), which has neither. Any error with a driver code counts.
+ */
+export function mayQuoteData(err: Error): boolean {
+  const e = err as Error & { errno?: unknown; sqlState?: unknown; sql?: unknown };
+  return e.sql !== undefined || e.sqlState !== undefined || e.errno !== undefined || typeof codeOf(e) === "string" || /sqlite|knex|mysql/i.test(e.name);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Knex } from "knex";
 import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
 import { DeadlineExceededError } from "../domain/errors.js";
-import { dialectOf, type Dialect } from "./database.js";
+import { dialectOf, type Dialect } from "./dialect.js";
 import { tables, within, type Tables } from "./deadline.js";
 import { describeFailure, guard, isDuplicateKey, RequestIdTakenError } from "./driver-errors.js";
 import { DEFAULT_PURGE_BATCH, positiveInteger, PurgeSchedule, type RequestPurgeOptions } from "./request-purge.js";
@@ -35,8 +35,8 @@ import type { AllocationPage, CapacityStore, CapacityWriter, ListQuery, PersonAl
 import type { DateWindow } from "../domain/dates.js";
 
 /** Idempotency records are kept this long (the contract promises 24 hours). */
-export const REQUEST_RETENTION_MS = 48 * 3600_000;
-/** Time each purge statement may take: the purge belongs to no call, so it gets its own bound. */
+const REQUEST_RETENTION_MS = 48 * 3600_000;
+/** Time each purge batch (its select and its delete) may take: the purge belongs to no call, so it gets its own bound. */
 const PURGE_STATEMENT_MS = 10_000;
 
 /** The tenant predicate, and the app predicate for app-scoped callers. */
@@ -139,7 +139,7 @@ export interface KnexStoreOptions {
 export interface PurgeRequestsOptions {
   /** The time the retention counts back from (default: now). */
   now?: number;
-  /** Rows per delete statement (default 500). */
+  /** Rows per delete statement (default: the store's `requestPurge.batchSize`). */
   batchSize?: number;
   /** Asked between batches; true ends the purge early (the store is closing). */
   shouldStop?: () => boolean;

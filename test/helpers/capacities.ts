@@ -5,7 +5,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Knex } from "knex";
 import { ulid } from "ulid";
-import { dialectOf } from "../../src/store/database.js";
+import { dialectOf } from "../../src/store/dialect.js";
 import type { Capacity, CapacitySchema } from "../../src/gen/work/v1/capacity_pb.js";
 import { person, project } from "./ids.js";
 

@@ -1,5 +1,6 @@
 /** Request ids over a real store (SQLite): the fingerprint's recipe, replay, reuse for another request, and no-ops without an id. */
-import { create, equals } from "@bufbuild/protobuf";
+import { createHash } from "node:crypto";
+import { create, equals, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../src/domain/errors.js";
 import { CapacitySchema, OverallocationPolicy, SetCapacityRequestSchema, type SetCapacityRequest } from "../../src/gen/work/v1/capacity_pb.js";
@@ -67,6 +68,26 @@ describe("idempotentWrite on SQLite", () => {
     expect(same && equals(CapacitySchema, same, answer)).toBe(true);
     const rows = await db.knex("capacity_requests").where({ tenant_id: scope.tenantId }).select("request_id");
     expect(rows).toEqual([{ request_id: "6f9619ff-8b86-d011-b42d-00c04fc964ff" }]);
+  });
+
+  it("still replays a result stored by the first recipe, which hashed an id in capitals as sent", async () => {
+    const scope = { tenantId: tenant() };
+    const caller = { ...CALLER, tenantId: scope.tenantId, appId: undefined };
+    const sent = request(); // its id is in capitals
+    const firstRecipe = createHash("sha256")
+      .update(JSON.stringify([caller.tenantId, null, caller.personId]))
+      .update(toBinary(SetCapacityRequestSchema, sent))
+      .digest("hex");
+    expect(firstRecipe).not.toBe(requestFingerprint(caller, sent));
+    await store.transaction(scope, (w) =>
+      w.saveRequest({ requestId: sent.requestId.toLowerCase(), fingerprint: firstRecipe, response: toBinary(CapacitySchema, answer), createdAt: Date.now() }),
+    );
+    const replayed = await store.transaction(scope, (w) => idempotentWrite(caller, sent).replay(w));
+    expect(replayed && equals(CapacitySchema, replayed, answer)).toBe(true);
+    // Another request under that id is still refused.
+    await expect(store.transaction(scope, (w) => idempotentWrite(caller, request({ validateOnly: true })).replay(w))).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 
   it("refuses the id for a different request or another caller, on request_id", async () => {
