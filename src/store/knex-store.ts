@@ -24,6 +24,7 @@ import {
   REQUESTS,
   toAllocation,
   toRecord,
+  toRecords,
   toRequestRow,
   toRow,
   toStoredRequest,
@@ -198,7 +199,7 @@ export class KnexCapacityStore implements CapacityStore {
         });
       }
       const rows = (await query.orderBy([{ column: "period_start" }, { column: "id" }]).limit(q.limit)) as CapacityRow[];
-      return rows.map(toRecord);
+      return toRecords(rows);
     });
   }
 

@@ -38,6 +38,20 @@ async function scratch(engine: Engine): Promise<{ knex: Knex; dispose: () => Pro
 
 const REQUEST_IDS_PER_APP = "20261201000000_request_ids_per_app";
 
+describe("the migration source", () => {
+  it("finds the migration modules of its folder, oldest first, each loadable with up and down", async () => {
+    const names = await migrationSource.getMigrations([]);
+    expect(names.slice(0, 3)).toEqual(["20261127000000_capacities", "20261127010000_capacity_persons", "20261201000000_request_ids_per_app"]);
+    expect([...names].sort()).toEqual(names);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) {
+      const migration = await migrationSource.getMigration(name);
+      expect([name, typeof migration.up, typeof migration.down]).toEqual([name, "function", "function"]);
+    }
+    await expect(migrationSource.getMigration("index")).rejects.toThrow(/unknown migration index/);
+  });
+});
+
 describe.each(ENGINES)("request ids per app migration on %s", (engine) => {
   it("moves existing request ids to app '' and back, keeping one row per (tenant, request_id) on the way down", async () => {
     const { knex, dispose } = await scratch(engine);

@@ -1,4 +1,4 @@
-/** The row ↔ record mapping follows the record's fields: snake_case columns, MySQL's 0/1 booleans. */
+/** The row ↔ record mapping: snake_case columns for every field, MySQL's 0/1 booleans read as booleans. */
 import { describe, expect, it } from "vitest";
 import type { CapacityRecord } from "../../src/domain/capacity.js";
 import { toRecord, toRow, type CapacityRow } from "../../src/store/rows.js";
