@@ -10,6 +10,18 @@ const text = (max: number) => fc.string({ unit: "binary", maxLength: max });
 const ms = fc.integer({ min: 0, max: 253_402_300_799_000 });
 
 describe("estimatedSize", () => {
+  it.each([
+    ["control characters", "\u0001"],
+    ["quotes", '"'],
+    ["backslashes", "\\"],
+    ["lone surrogates", "\ud800"],
+    ["emoji", "😀"],
+    ["accented letters", "é"],
+  ])("counts notes made only of %s as JSON writes them", (_name, unit) => {
+    const c = create(CapacitySchema, { id: "cap_01HV0000000000000000000000", notes: unit.repeat(4000), source: unit.repeat(64) });
+    expect(estimatedSize(c)).toBeGreaterThanOrEqual(Buffer.byteLength(toJsonString(CapacitySchema, c)));
+  });
+
   it("is at least the encoded size in binary and in JSON, whatever the strings hold", () => {
     fc.assert(
       fc.property(
