@@ -7,20 +7,20 @@ import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { UnauthenticatedError } from "../domain/errors.js";
 import { CapacityService } from "../gen/work/v1/capacity_pb.js";
-import type { CapacityCore } from "../service/capacity-service.js";
 import { deadlineFor, type Call, type ServiceCore } from "../service/call.js";
 import type { Admission } from "./admission.js";
 import { callerKey } from "./context.js";
 import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
 
-/** The service cores behind the API, one per generated service. */
-export interface Services {
-  capacity: CapacityCore;
-}
+/** The API's services (token required) by name, in the order reflection lists them: the one list to extend. */
+const API = { capacity: CapacityService } as const;
 
-/** The API's services (token required), in the order reflection lists them. */
-export const API_SERVICES: readonly DescService[] = [CapacityService];
+/** The service cores behind the API, one per entry of the list above, each typed against its descriptor. */
+export type Services = { [K in keyof typeof API]: ServiceCore<(typeof API)[K]> };
+
+/** The API's service descriptors. */
+export const API_SERVICES: readonly DescService[] = Object.values(API);
 
 /** One served RPC: its descriptor and the core method that answers it. */
 export interface ServedMethod {
@@ -44,7 +44,7 @@ function rowsOf<S extends DescService>(service: S, core: ServiceCore<S>): Served
 
 /** Every RPC of the API: the one table both engines serve. */
 export function servedMethods(services: Services): ServedMethod[] {
-  return rowsOf(CapacityService, services.capacity);
+  return (Object.keys(API) as Array<keyof typeof API>).flatMap((name) => rowsOf(API[name], services[name]));
 }
 
 /**
