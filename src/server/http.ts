@@ -1,6 +1,7 @@
 /**
  * Everything on the port that is not an RPC: CORS for browsers, the load
- * balancer probes and the built web UI. RPCs go to the Connect adapter.
+ * balancer probes and the built web UI. Paths under /api/ go to the HTTP/JSON
+ * API; RPCs go to the Connect adapter.
  */
 import { readFile, stat } from "node:fs/promises";
 import { extname, join, normalize, sep } from "node:path";
@@ -8,11 +9,14 @@ import { cors } from "@connectrpc/connect";
 import type { HealthMonitor } from "./health.js";
 import { answerInternalError, isHttp2, type Req, type RequestHandler, type Res } from "./requests.js";
 import { answerProbe, isProbePath } from "./probes.js";
+import { REST_PREFIX } from "./rest/rest-handler.js";
 import { setUiSecurityHeaders } from "./ui.js";
 
 /** What the HTTP layer in front of the RPC adapter needs. */
 export interface HttpOptions {
   rpc: RequestHandler;
+  /** The HTTP/JSON API, for paths under REST_PREFIX. */
+  rest: RequestHandler;
   health: HealthMonitor;
   /** Exact origins (scheme://host[:port]) whose pages may call the API. */
   corsOrigins: readonly string[];
@@ -24,9 +28,10 @@ export interface HttpOptions {
   onRefusal: (reason: "unsupported_http_version" | "bad_request", req: Req) => void;
 }
 
-const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", ");
-const EXPOSED_HEADERS = [...cors.exposedHeaders, "X-Request-Id"].join(", ");
-const ALLOWED_METHODS = cors.allowedMethods.join(", ");
+// Connect's and gRPC-Web's CORS headers, plus the HTTP/JSON API's conditional and idempotent writes.
+const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", "X-Request-Id", "If-Match", "If-None-Match", "Idempotency-Key"].join(", ");
+const EXPOSED_HEADERS = [...cors.exposedHeaders, "X-Request-Id", "ETag", "Location", "Retry-After", "Allow"].join(", ");
+const ALLOWED_METHODS = [...new Set([...cors.allowedMethods, "GET", "HEAD", "POST", "PATCH", "DELETE"])].join(", ");
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -139,6 +144,7 @@ export function createHttpHandler(options: HttpOptions): RequestHandler {
         return;
       }
     }
+    if (path.startsWith(REST_PREFIX)) return options.rest(req, res);
     options.rpc(req, res);
   };
 }

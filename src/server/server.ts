@@ -1,7 +1,8 @@
 /**
  * Assembles a running server from its parts: the Connect adapter (Connect,
  * gRPC and gRPC-Web) with the capacity, health and reflection services, the
- * interceptors, the HTTP extras (CORS, probes, UI) and the one-port listener.
+ * interceptors, the HTTP/JSON API transcoded from the same methods, the HTTP
+ * extras (CORS, probes, UI) and the one-port listener.
  */
 import { createContextValues, type ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../gen/health/v1/health_pb.js";
@@ -13,6 +14,9 @@ import { listen, type Listener } from "./listener.js";
 import { peerOf, type Req } from "./requests.js";
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionRoutes } from "./reflection.js";
 import { API_SERVICES, routes, type EngineOptions } from "./routes.js";
+import { bindingsOf } from "./rest/bindings.js";
+import { openApiDocument } from "./rest/openapi-document.js";
+import { restHandler } from "./rest/rest-handler.js";
 import { rpcHandler } from "./rpc-handler.js";
 
 /** Everything the main port serves, and its limits (from the configuration). */
@@ -61,8 +65,18 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
       res.end("not found\n");
     },
   });
+  const rest = restHandler({
+    bindings: bindingsOf(options.methods),
+    admission: options.admission,
+    observer,
+    readMaxBytes: options.readMaxBytes,
+    maxResponseBytes: options.maxResponseBytes,
+    maxDeadlineMs: options.maxDeadlineMs,
+    openApi: openApiDocument,
+  });
   const handler = createHttpHandler({
     rpc,
+    rest,
     health: options.health,
     corsOrigins: options.corsOrigins,
     uiDir: options.uiDir,

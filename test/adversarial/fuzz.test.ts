@@ -84,7 +84,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
   });
   afterAll(async () => server?.close());
 
-  it.each(["grpc-connect-node", "connect-json-http1"] as const)(
+  it.each(["grpc-connect-node", "connect-json-http1", "rest-http1"] as const)(
     "every RPC over %s answers properly, and every write does exactly what it acknowledged",
     async (kind) => {
       const client: TestClient = createTestClient(kind, server.baseUrl);
@@ -323,7 +323,7 @@ describe.each(ENGINES)("fuzzing on %s", (engine) => {
     },
   );
 
-  it.each(["grpc-connect-node", "connect-json-http1"] as const)("stores any accepted free text byte for byte over %s", async (kind) => {
+  it.each(["grpc-connect-node", "connect-json-http1", "rest-http1"] as const)("stores any accepted free text byte for byte over %s", async (kind) => {
     const client = createTestClient(kind, server.baseUrl);
     const token = await server.token(tenant("fuzz-text"));
     await fc.assert(

@@ -89,12 +89,12 @@ async function attack(client: TestClient, server: TestServer, tenants: Tenants, 
   expect({ name, rows: after }).toEqual({ name, rows: before });
 }
 
-describe("HS256 server", () => {
+describe.each(["grpc-js", "rest-http1"] as const)("HS256 server through %s", (kind) => {
   let server: TestServer;
   let client: TestClient;
   beforeAll(async () => {
     server = await startTestServer("sqlite", { env: { CAPACITY_JWT_ISSUER: "https://idp.example", CAPACITY_JWT_AUDIENCE: "capacity" } });
-    client = createTestClient("grpc-js", server.baseUrl);
+    client = createTestClient(kind, server.baseUrl);
   });
   afterAll(async () => {
     client.close();

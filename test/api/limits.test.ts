@@ -64,6 +64,9 @@ describe.each(ENGINES)("bounded work on %s", (engine) => {
       if (client.kind === "connect-json-http1") {
         expect(failure(got).code).toBe(Code.ResourceExhausted);
         expect(failure(got).message).toMatch(/larger than configured writeMaxBytes 65536/);
+      } else if (client.kind.startsWith("rest-")) {
+        expect(failure(got).code).toBe(Code.ResourceExhausted);
+        expect(failure(got).message).toMatch(/larger than the response cap 65536 \(CAPACITY_MAX_RESPONSE_BYTES\)/);
       } else {
         expect(ok(got).availabilities).toHaveLength(300);
       }

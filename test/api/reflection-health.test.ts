@@ -4,7 +4,8 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
@@ -121,8 +122,16 @@ describe("server reflection", () => {
     const bySymbol = await ask({ messageRequest: { case: "fileContainingSymbol", value: "work.v1.CapacityService.GetCapacity" } });
     expect(bySymbol.messageResponse.case).toBe("fileDescriptorResponse");
     if (bySymbol.messageResponse.case === "fileDescriptorResponse") {
-      // The file and its imports (timestamp, field_mask).
-      expect(bySymbol.messageResponse.value.fileDescriptorProto.length).toBe(3);
+      // The file and its imports, transitively: the HTTP annotations (and descriptor.proto under them), timestamp, field_mask.
+      const names = bySymbol.messageResponse.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name).sort();
+      expect(names).toEqual([
+        "google/api/annotations.proto",
+        "google/api/http.proto",
+        "google/protobuf/descriptor.proto",
+        "google/protobuf/field_mask.proto",
+        "google/protobuf/timestamp.proto",
+        "work/v1/capacity.proto",
+      ]);
     }
     const byFile = await ask({ messageRequest: { case: "fileByFilename", value: "google/protobuf/timestamp.proto" } });
     expect(byFile.messageResponse.case).toBe("fileDescriptorResponse");

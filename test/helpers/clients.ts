@@ -11,6 +11,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, type RetryInfo } from "../../src/gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
+import { http1Transport, http2Transport, restClient } from "./rest-client.js";
 
 type Methods = typeof CapacityService.method;
 export type Rpc = keyof Methods;
@@ -75,8 +76,16 @@ export async function settle<T>(call: Promise<T>): Promise<Outcome<T>> {
   }
 }
 
-export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js" | "grpc-web-http1";
-export const CLIENT_KINDS: ClientKind[] = ["connect-json-http1", "connect-binary-http2", "grpc-connect-node", "grpc-js", "grpc-web-http1"];
+export type ClientKind = "connect-json-http1" | "connect-binary-http2" | "grpc-connect-node" | "grpc-js" | "grpc-web-http1" | "rest-http1" | "rest-http2";
+export const CLIENT_KINDS: ClientKind[] = [
+  "connect-json-http1",
+  "connect-binary-http2",
+  "grpc-connect-node",
+  "grpc-js",
+  "grpc-web-http1",
+  "rest-http1",
+  "rest-http2",
+];
 
 export function createTestClient(kind: ClientKind, baseUrl: string): TestClient {
   switch (kind) {
@@ -90,6 +99,10 @@ export function createTestClient(kind: ClientKind, baseUrl: string): TestClient 
       return grpcJsClient(baseUrl);
     case "grpc-web-http1":
       return connectClient(kind, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }));
+    case "rest-http1":
+      return restClient(kind, http1Transport(baseUrl));
+    case "rest-http2":
+      return restClient(kind, http2Transport(baseUrl));
   }
 }
 
@@ -112,7 +125,7 @@ let grpcJsService: grpc.ServiceClientConstructor | undefined;
 function loadGrpcJsService(): grpc.ServiceClientConstructor {
   if (!grpcJsService) {
     const definition = protoLoader.loadSync("work/v1/capacity.proto", {
-      includeDirs: ["proto"],
+      includeDirs: ["proto", "node_modules/google-proto-files"],
       keepCase: false,
       longs: String,
       enums: Number,

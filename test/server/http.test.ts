@@ -18,6 +18,9 @@ describe("handler failures", () => {
       rpc: (req) => {
         if (req.url === "/throws") throw new Error("handler exploded");
       },
+      rest: () => {
+        throw new Error("no REST call in these tests");
+      },
       health,
       corsOrigins: [],
       uiDir: undefined,

@@ -43,6 +43,11 @@ describe("the /ui path guard", () => {
         res.writeHead(404, { "content-type": "text/plain" });
         res.end("not an rpc\n");
       },
+      rest: (req, res) => {
+        rpcPaths.push(req.url ?? "");
+        res.writeHead(404, { "content-type": "text/plain" });
+        res.end("not an api path\n");
+      },
       health: { isReady: () => Promise.resolve(true) } as unknown as HealthMonitor,
       corsOrigins: [],
       uiDir,

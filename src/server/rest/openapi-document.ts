@@ -1,0 +1,4 @@
+/** TEMPORARY placeholder until the generator lands. */
+export function openApiDocument(): Buffer {
+  return Buffer.from("{}");
+}

@@ -1,0 +1,230 @@
+/**
+ * An HTTP request as the request message of its RPC (google.api.http
+ * semantics): path variables, then the body (the whole request, or one field
+ * of it), then query parameters for every other field. Everything is first
+ * assembled as proto-JSON and then parsed once by protobuf-es, so the body
+ * follows the proto3 JSON mapping exactly (lowerCamel and original names
+ * accepted, unknown fields refused). Every refusal is an InvalidArgumentError
+ * naming the parameter, so nothing reaches the service half-read.
+ */
+import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { InvalidArgumentError } from "../../domain/errors.js";
+import type { Binding } from "./bindings.js";
+import type { PathMatch } from "./template.js";
+
+/** Query parameters that are not request fields: the call's deadline. */
+export const RESERVED_QUERY = new Set(["timeout"]);
+
+/** What the transcoder takes from one HTTP request. */
+export interface RestInput {
+  path: PathMatch;
+  query: URLSearchParams;
+  /** The parsed JSON body; undefined when the binding takes none or none was sent. */
+  body: JsonValue | undefined;
+  /** The entity tag of `If-Match` (unquoted), when the request sent one that names a single strong tag. */
+  ifMatch: string | undefined;
+  /** `Idempotency-Key`, when sent. */
+  idempotencyKey: string | undefined;
+}
+
+function invalid(field: string, description: string): InvalidArgumentError {
+  return new InvalidArgumentError([{ field, description }]);
+}
+
+function isObject(value: JsonValue | undefined): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A field's value in a JSON object, under its JSON name or its proto name. */
+function jsonGet(obj: JsonObject, field: DescField): JsonValue | undefined {
+  return obj[field.jsonName] ?? obj[field.name];
+}
+
+/** Sets a field in a JSON object under its JSON name, dropping a value given under the proto name. */
+function jsonSet(obj: JsonObject, field: DescField, value: JsonValue): void {
+  if (field.name !== field.jsonName) delete obj[field.name];
+  obj[field.jsonName] = value;
+}
+
+/** The field a dotted query name names (each link by proto or JSON name), or undefined. */
+function resolveQueryField(message: DescMessage, name: string): DescField[] | undefined {
+  const chain: DescField[] = [];
+  let current: DescMessage | undefined = message;
+  for (const part of name.split(".")) {
+    const field: DescField | undefined = current?.fields.find((f) => f.name === part || f.jsonName === part);
+    if (!field) return undefined;
+    chain.push(field);
+    current = field.fieldKind === "message" && !isWellKnownScalar(field.message) ? field.message : undefined;
+  }
+  return chain;
+}
+
+/** Messages that travel as one JSON string: they can be query values. */
+function isWellKnownScalar(message: DescMessage): boolean {
+  return ["google.protobuf.FieldMask", "google.protobuf.Timestamp", "google.protobuf.Duration"].includes(message.typeName);
+}
+
+const INT32 = new Set([ScalarType.INT32, ScalarType.SINT32, ScalarType.SFIXED32, ScalarType.UINT32, ScalarType.FIXED32]);
+const FLOAT = new Set([ScalarType.DOUBLE, ScalarType.FLOAT]);
+
+/** snake_case → lowerCamelCase, as the JSON form of a FieldMask writes each path. */
+function camel(path: string): string {
+  return path.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** One query value in its proto-JSON form for `field` (a scalar, an enum, or a well-known string message). */
+function queryJson(name: string, field: DescField, raw: string): JsonValue {
+  const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
+  if (kind === "enum") return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  if (kind === "message") {
+    const message = field.fieldKind === "list" ? field.message! : (field as DescField & { fieldKind: "message" }).message;
+    if (message.typeName === "google.protobuf.FieldMask") {
+      // Paths as sent in either naming; the JSON form wants lowerCamel.
+      return raw
+        .split(",")
+        .map((p) => p.trim())
+        .filter((p) => p !== "")
+        .map((p) => p.split(".").map(camel).join("."))
+        .join(",");
+    }
+    return raw;
+  }
+  const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" ? field.scalar! : undefined;
+  if (scalar === ScalarType.BOOL) {
+    if (raw === "true" || raw === "false") return raw === "true";
+    throw invalid(name, "must be true or false");
+  }
+  if (scalar !== undefined && INT32.has(scalar)) {
+    if (!/^-?\d{1,10}$/.test(raw)) throw invalid(name, "must be an integer");
+    return Number(raw);
+  }
+  if (scalar !== undefined && FLOAT.has(scalar)) {
+    const n = raw.trim() === "" ? NaN : Number(raw);
+    if (!Number.isFinite(n)) throw invalid(name, "must be a number");
+    return n;
+  }
+  return raw;
+}
+
+/** Can a query parameter set this field? (Scalars, enums, their lists, and FieldMask / Timestamp / Duration.) */
+function settableFromQuery(field: DescField): boolean {
+  if (field.fieldKind === "scalar" || field.fieldKind === "enum") return true;
+  if (field.fieldKind === "list") return field.listKind !== "message" || isWellKnownScalar(field.message);
+  return field.fieldKind === "message" && isWellKnownScalar(field.message);
+}
+
+/** The object at `chain` (all but the last link) inside `root`, created on the way. */
+function parentObject(root: JsonObject, chain: DescField[], name: string): JsonObject {
+  let obj = root;
+  for (const link of chain.slice(0, -1)) {
+    const next = jsonGet(obj, link);
+    if (next === undefined || next === null) {
+      const created: JsonObject = {};
+      jsonSet(obj, link, created);
+      obj = created;
+    } else if (isObject(next)) {
+      obj = next;
+    } else {
+      throw invalid(name, `${link.name} is not an object`);
+    }
+  }
+  return obj;
+}
+
+/** The top-level request field named `name` that is a scalar, or undefined. */
+function topScalar(message: DescMessage, name: string): DescField | undefined {
+  return message.fields.find((f) => f.name === name && f.fieldKind === "scalar");
+}
+
+/** The request field an `If-Match` header sets: `etag` of the request, else of the body message. */
+export function etagField(binding: Binding): DescField[] | undefined {
+  const input = binding.served.method.input;
+  const top = topScalar(input, "etag");
+  if (top) return [top];
+  if (binding.body !== "" && binding.body !== "*" && binding.body.fieldKind === "message") {
+    const inner = topScalar(binding.body.message, "etag");
+    if (inner) return [binding.body, inner];
+  }
+  return undefined;
+}
+
+/** Sets a header-given value on a scalar field chain; a different value already there is a conflict. */
+function setFromHeader(root: JsonObject, chain: DescField[], value: string, header: string): void {
+  const parent = parentObject(root, chain, header);
+  const field = chain[chain.length - 1]!;
+  const present = jsonGet(parent, field);
+  if (present !== undefined && present !== "" && present !== value) {
+    throw invalid(header, `differs from ${chain.map((f) => f.name).join(".")} in the request; send one of them`);
+  }
+  jsonSet(parent, field, value);
+}
+
+/** The request message of `binding` for one HTTP request. */
+export function requestMessage(binding: Binding, input: RestInput): Message {
+  const method = binding.served.method;
+  let root: JsonObject = {};
+  if (binding.body === "*") {
+    if (input.body !== undefined && !isObject(input.body)) throw invalid("body", `must be a JSON object (${method.input.typeName})`);
+    root = input.body ?? {};
+  } else if (binding.body !== "" && input.body !== undefined) {
+    if (binding.body.fieldKind === "message" && !isObject(input.body)) throw invalid(binding.body.name, "the body must be a JSON object");
+    root[binding.body.jsonName] = input.body;
+  }
+
+  for (const [variable, chain] of binding.pathFields) {
+    const value = input.path.get(variable)!;
+    const parent = parentObject(root, chain, variable);
+    const field = chain[chain.length - 1]!;
+    const inBody = jsonGet(parent, field);
+    if (inBody !== undefined && inBody !== "" && inBody !== value) {
+      throw invalid(variable, `the body says ${JSON.stringify(inBody)} but the path says ${JSON.stringify(value)}`);
+    }
+    jsonSet(parent, field, value);
+  }
+
+  const seen = new Set<string>();
+  for (const name of new Set(input.query.keys())) {
+    if (RESERVED_QUERY.has(name)) continue;
+    const chain = resolveQueryField(method.input, name);
+    if (!chain) throw invalid(name, `unknown query parameter: ${method.input.typeName} has no such field`);
+    const field = chain[chain.length - 1]!;
+    const dotted = chain.map((f) => f.name).join(".");
+    if (seen.has(dotted)) throw invalid(name, "given twice (under both names)");
+    seen.add(dotted);
+    if (binding.body === "*" || (binding.body !== "" && chain[0] === binding.body)) {
+      throw invalid(name, "is part of the request body; send it there");
+    }
+    if ([...binding.pathFields.values()].some((p) => p.length <= chain.length && p.every((f, i) => f === chain[i]))) {
+      throw invalid(name, "is set by the path");
+    }
+    if (!settableFromQuery(field)) throw invalid(name, "cannot be set from the query string");
+    const values = input.query.getAll(name);
+    const parent = parentObject(root, chain, name);
+    if (field.fieldKind === "list") {
+      jsonSet(
+        parent,
+        field,
+        values.map((v) => queryJson(name, field, v)),
+      );
+    } else {
+      if (values.length > 1) throw invalid(name, "given more than once");
+      jsonSet(parent, field, queryJson(name, field, values[0]!));
+    }
+  }
+
+  if (input.ifMatch !== undefined) {
+    const chain = etagField(binding);
+    if (chain) setFromHeader(root, chain, input.ifMatch, "If-Match");
+  }
+  if (input.idempotencyKey !== undefined) {
+    const field = topScalar(method.input, "request_id");
+    if (field) setFromHeader(root, [field], input.idempotencyKey, "Idempotency-Key");
+  }
+
+  try {
+    return fromJson(method.input, root, { ignoreUnknownFields: false });
+  } catch (err) {
+    // protobuf-es names the field and the value it could not read.
+    throw invalid(binding.body === "" ? "query" : "body", err instanceof Error ? err.message : String(err));
+  }
+}
