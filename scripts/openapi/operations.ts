@@ -138,8 +138,19 @@ export function operationsOf(binding: Binding, schemas: SchemaSet): PlacedOperat
   const schema = responseField ? schemas.value(responseField) : schemas.message(method.output);
   const errors = ERROR_STATUSES.filter((e) => (e.status !== "409" || write) && (e.status !== "412" || ifMatch));
 
+  const { Location: _location, ...plainHeaders } = headers;
   operation.responses = {
-    [created ? "201" : "200"]: { description: created ? "Created." : "OK.", headers, content: { "application/json": { schema } } },
+    ...(created
+      ? {
+          "201": { description: "Created.", headers, content: { "application/json": { schema } } },
+          "200": {
+            description: "OK: the body named an existing record (an update), or validate_only returned the would-be result without writing.",
+            headers: plainHeaders,
+            content: { "application/json": { schema } },
+          },
+        }
+      : { "200": { description: "OK.", headers, content: { "application/json": { schema } } } }),
+    ...(binding.verb === "get" && headers.ETag ? { "304": { description: "Not Modified: If-None-Match names the current ETag.", headers } } : {}),
     ...Object.fromEntries(errors.map((e) => [e.status, { $ref: `#/components/responses/${e.name}` }])),
   };
   const placed: PlacedOperation[] = [{ path: binding.path, verb: binding.verb, operation }];

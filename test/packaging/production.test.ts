@@ -120,7 +120,7 @@ describe("the production build (Dockerfile steps, pruned node_modules)", () => {
     expect(logs.find((l) => l.includes('"msg":"capacity listening"'))).toContain('"workers":2');
   });
 
-  it("answers on every port: Connect and gRPC, the grpc-js engine, the admin port and the UI", async () => {
+  it("answers on every port: Connect, gRPC and REST, the grpc-js engine, the admin port and the UI", async () => {
     const t = tenant();
     const token = await mintToken(SECRET, { tenantId: t, sub: person(), ttlSeconds: 600 });
     const main = `http://127.0.0.1:${ports.main}`;
@@ -138,6 +138,14 @@ describe("the production build (Dockerfile steps, pruned node_modules)", () => {
     const grpcJs = createTestClient("grpc-js", `http://127.0.0.1:${ports.grpc}`);
     expect(ok(await grpcJs.call("listCapacities", {}, token)).capacities.map((c) => c.id)).toEqual([created.id]);
     grpcJs.close();
+    // The HTTP/JSON API, and its OpenAPI document as the build copied it into dist/.
+    const rest = await fetch(`${main}/api/v1/work/capacity/${created.id}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get("etag")).toBe(`"${created.etag}"`);
+    expect(((await rest.json()) as { allocatedPct: number }).allocatedPct).toBe(40);
+    const openapi = await fetch(`${main}/api/v1/openapi.json`);
+    expect(openapi.status).toBe(200);
+    expect(Buffer.from(await openapi.arrayBuffer()).equals(readFileSync("src/gen/openapi.json"))).toBe(true);
 
     const admin = `http://127.0.0.1:${ports.admin}`;
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
