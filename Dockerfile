@@ -6,12 +6,15 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
+# npm ci installs every workspace the lockfile names, so it needs their manifests too.
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --no-audit --no-fund
 COPY buf.yaml buf.gen.yaml tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
 COPY src ./src
 COPY ui ./ui
-RUN npm run build && npm prune --omit=dev
+# --workspaces=false drops the link to packages/client (the client package is not part of the server).
+RUN npm run build && npm prune --omit=dev --workspaces=false
 
 # Run: the built service only, as the unprivileged node user.
 FROM node:20-bookworm-slim

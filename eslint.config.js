@@ -9,8 +9,20 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default defineConfig(
-  // Generated code (src/gen/), build output and test artifacts are not ours to lint.
-  globalIgnores(["src/gen/**", "dist/**", "ui/dist/**", "node_modules/**", "test-results/**", "coverage/**", ".gen-check/**", "bench/results/**", "data/**"]),
+  // Generated code (src/gen/, and the client package's copy), build output and test artifacts are not ours to lint.
+  globalIgnores([
+    "src/gen/**",
+    "packages/*/src/gen/**",
+    "packages/*/dist/**",
+    "dist/**",
+    "ui/dist/**",
+    "node_modules/**",
+    "test-results/**",
+    "coverage/**",
+    ".gen-check/**",
+    "bench/results/**",
+    "data/**",
+  ]),
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -30,7 +42,7 @@ export default defineConfig(
     },
   },
   {
-    files: ["src/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts", "*.ts", "ui/vite.config.ts"],
+    files: ["src/**/*.ts", "test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts", "*.ts", "ui/vite.config.ts", "packages/*/src/**/*.ts"],
     languageOptions: { globals: globals.node },
   },
   {
@@ -45,9 +57,9 @@ export default defineConfig(
     languageOptions: { globals: globals.node },
   },
   {
-    // Every exported function, class, interface, type, enum and const of the service and the page says what it
-    // is for (STYLE.md: TSDoc on every export).
-    files: ["src/**/*.ts", "ui/**/*.ts"],
+    // Every exported function, class, interface, type, enum and const of the service, the page and the workspace
+    // packages says what it is for (STYLE.md: TSDoc on every export).
+    files: ["src/**/*.ts", "ui/**/*.ts", "packages/*/src/**/*.ts"],
     plugins: { jsdoc },
     rules: {
       "jsdoc/require-jsdoc": [
