@@ -1,6 +1,7 @@
 /**
  * What `npm test` needs besides node_modules, made ready before anything
- * runs: Debian's Chromium (the browser tests), openssl (the TLS tests) and the
+ * runs: Debian's Chromium (the browser tests), openssl (the TLS tests), curl
+ * (the README's HTTP examples) and the
  * MariaDB/MySQL at CAPACITY_TEST_MYSQL_URL with its database. As root it
  * installs what is missing with apt-get and starts the local mariadbd when the
  * URL points at 127.0.0.1:3306 and nothing answers there; otherwise it stops
@@ -60,6 +61,11 @@ function ensureChromium(): void {
 function ensureOpenssl(): void {
   if (runs("openssl", ["version"], /SSL/)) return;
   aptInstall("openssl (for the TLS tests)", ["openssl"]);
+}
+
+function ensureCurl(): void {
+  if (runs("curl", ["--version"], /^curl /)) return;
+  aptInstall("curl (the README's HTTP examples are run with it)", ["curl"]);
 }
 
 interface Target {
@@ -125,6 +131,7 @@ async function ensureDatabase(): Promise<void> {
 try {
   ensureChromium();
   ensureOpenssl();
+  ensureCurl();
   await ensureDatabase();
 } catch (err) {
   if (!(err instanceof Missing)) throw err;
