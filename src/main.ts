@@ -99,15 +99,7 @@ async function printDevBanner(secret: string, port: number, ttlSeconds: number):
   const sub = `per_${ulid()}`;
   // One day, or less when CAPACITY_JWT_MAX_LIFETIME_MS allows less.
   const token = await mintToken(secret, { tenantId: "demo", sub, ttlSeconds });
-  const body = JSON.stringify({
-    capacity: {
-      personId: sub,
-      projectId: `prj_${ulid()}`,
-      periodStart: "2027-01-04",
-      periodEnd: "2027-01-29",
-      allocatedPct: 50,
-    },
-  });
+  const body = JSON.stringify({ personId: sub, projectId: `prj_${ulid()}`, periodStart: "2027-01-04", periodEnd: "2027-01-29", allocatedPct: 50 });
   process.stderr.write(
     [
       "",
@@ -116,11 +108,12 @@ async function printDevBanner(secret: string, port: number, ttlSeconds: number):
       "",
       `  export TOKEN=${token}`,
       "",
-      "Create an allocation:",
+      "Create an allocation, then list yours (the HTTP/JSON API; its OpenAPI document is at /api/v1/openapi.json):",
       "",
-      `  curl -s http://127.0.0.1:${port}/work.v1.CapacityService/SetCapacity \\`,
+      `  curl -s http://127.0.0.1:${port}/api/v1/work/capacity \\`,
       `    -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \\`,
       `    -d '${body}'`,
+      `  curl -s "http://127.0.0.1:${port}/api/v1/work/capacity?person_id=${sub}" -H "authorization: Bearer $TOKEN"`,
       "",
     ].join("\n"),
   );

@@ -4,6 +4,7 @@
  * answers, and the development secret in the data folder. Crash handling
  * (uncaught exceptions, unhandled rejections) is test/server/crash.test.ts.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -134,6 +135,15 @@ describe("the development secret", () => {
       secret = readFileSync(file, "utf8").trim();
       expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
       ok(await list(first, token));
+      // The banner's curl calls work as printed (address and token as given).
+      const curls = [...first.stderr().matchAll(/^ {2}curl (?:.*\\\n)*.*$/gm)].map((m) => m[0].replace(/\\\n/g, " "));
+      expect(curls).toHaveLength(2);
+      const created = JSON.parse(execFileSync("bash", ["-c", curls[0]!], { env: { ...process.env, TOKEN: token }, encoding: "utf8" })) as { id: string };
+      expect(created.id).toMatch(/^cap_/);
+      const listed = JSON.parse(execFileSync("bash", ["-c", curls[1]!], { env: { ...process.env, TOKEN: token }, encoding: "utf8" })) as {
+        capacities: Array<{ id: string }>;
+      };
+      expect(listed.capacities.map((c) => c.id)).toEqual([created.id]);
       ok(await list(first, await mintToken(secret, { tenantId: tenant(), sub: person(), ttlSeconds: 600 })));
       // Any other secret is refused: the dev secret is the verifier, not an open door.
       const foreign = await mintToken(TEST_SECRET, { tenantId: tenant(), sub: person(), ttlSeconds: 600 });
