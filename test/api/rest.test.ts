@@ -213,6 +213,8 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
         ["GET", `${BASE}?page_size=ten`, undefined, {}, "page_size"],
         ["GET", `${BASE}?show_deleted=yes`, undefined, {}, "show_deleted"],
         ["GET", `${BASE}?page_size=1&page_size=2`, undefined, {}, "page_size"],
+        ["GET", `${BASE}?page_size=9999999999`, undefined, {}, "page_size"],
+        ["POST", `${BASE}?overallocation_policy=REJECT`, body(), { "content-type": "application/json" }, "overallocation_policy"],
         ["GET", `${BASE}?timeout=soon`, undefined, {}, "timeout"],
         ["GET", `${BASE}/cap_01M8FMTT425T0SWT9WYGC66PKF?id=cap_01M8FMTT425T0SWT9WYGC66PKG`, undefined, {}, "id"],
         ["POST", BASE, "{not json", { "content-type": "application/json" }, "body"],

@@ -75,7 +75,12 @@ function camel(path: string): string {
 /** One query value in its proto-JSON form for `field` (a scalar, an enum, or a well-known string message). */
 function queryJson(name: string, field: DescField, raw: string): JsonValue {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
-  if (kind === "enum") return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+  if (kind === "enum") {
+    const values = (field.fieldKind === "list" ? field.enum! : (field as DescField & { fieldKind: "enum" }).enum).values;
+    const value = values.find((v) => v.name === raw || String(v.number) === raw);
+    if (!value) throw invalid(name, `must be one of ${values.map((v) => v.name).join(", ")}`);
+    return value.name;
+  }
   if (kind === "message") {
     const message = field.fieldKind === "list" ? field.message! : (field as DescField & { fieldKind: "message" }).message;
     if (message.typeName === "google.protobuf.FieldMask") {
@@ -95,8 +100,10 @@ function queryJson(name: string, field: DescField, raw: string): JsonValue {
     throw invalid(name, "must be true or false");
   }
   if (scalar !== undefined && INT32.has(scalar)) {
-    if (!/^-?\d{1,10}$/.test(raw)) throw invalid(name, "must be an integer");
-    return Number(raw);
+    const unsigned = scalar === ScalarType.UINT32 || scalar === ScalarType.FIXED32;
+    const n = /^-?\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= (unsigned ? 0 : -(2 ** 31)) && n <= (unsigned ? 2 ** 32 - 1 : 2 ** 31 - 1))) throw invalid(name, "must be a 32-bit integer");
+    return n;
   }
   if (scalar !== undefined && FLOAT.has(scalar)) {
     const n = raw.trim() === "" ? NaN : Number(raw);
