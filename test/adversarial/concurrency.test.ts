@@ -219,7 +219,9 @@ describe("soak: two server processes, one database", () => {
       );
       clearInterval(sampler);
       clients.forEach((c) => c.close());
-      expect(unexpected).toEqual([]);
+      // On a failure, the replicas' first error lines say why (the fault's kind and driver code).
+      const errors = replicas.flatMap((r) => r.logs.filter((l) => l.level === 50).slice(0, 3));
+      expect(unexpected, JSON.stringify(errors)).toEqual([]);
 
       const db = testDatabase("mysql");
       const rows = await db

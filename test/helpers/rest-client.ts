@@ -110,6 +110,22 @@ function clearAt(json: JsonObject, chain: DescField[]): void {
   if (obj && typeof obj === "object" && !Array.isArray(obj)) delete obj[chain[chain.length - 1]!.jsonName];
 }
 
+/**
+ * Percent-encodes a string as UTF-8; a lone surrogate (which has no UTF-8
+ * form) is written as the three bytes a lenient encoder would produce, so the
+ * server sees, and must refuse, what a careless client sends.
+ */
+export function percentEncode(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    const unit = ch.charCodeAt(0);
+    if (ch.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
+      out += [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join("");
+    } else out += encodeURIComponent(ch);
+  }
+  return out;
+}
+
 /** The HTTP request for one RPC call. */
 export function restRequest(
   rpc: Rpc,
@@ -121,13 +137,19 @@ export function restRequest(
   const binding = bindingFor(rpc, request);
   const headers: Record<string, string> = {};
   if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  const json = toJson(methodDesc.input, request as never) as JsonObject;
+  // A field mask travels as its paths, comma-joined and as written (its JSON form cannot carry every path).
+  const masks = methodDesc.input.fields.filter((f) => f.fieldKind === "message" && f.message.typeName === "google.protobuf.FieldMask");
+  const maskPaths = new Map(masks.map((f) => [f, (request as unknown as Record<string, { paths: string[] } | undefined>)[f.localName]?.paths] as const));
+  const json = toJson(
+    methodDesc.input,
+    create(methodDesc.input, { ...(request as object), ...Object.fromEntries(masks.map((f) => [f.localName, undefined])) }) as never,
+  ) as JsonObject;
 
   // Path: each variable's value, escaped as one segment.
   let path = binding.template.source;
   if (binding.template.verb !== undefined) path = path.slice(0, -(binding.template.verb.length + 1));
   for (const [variable, chain] of binding.pathFields) {
-    path = path.replace(`{${variable}}`, encodeURIComponent(valueAt(request, chain)));
+    path = path.replace(`{${variable}}`, percentEncode(valueAt(request, chain)));
     clearAt(json, chain);
   }
   if (binding.template.verb !== undefined) path += `:${binding.template.verb}`;
@@ -146,7 +168,7 @@ export function restRequest(
   }
 
   let body: string | undefined;
-  const query = new URLSearchParams();
+  const query: Array<[string, string]> = [];
   if (binding.body === "*") {
     body = JSON.stringify(json);
   } else {
@@ -157,11 +179,12 @@ export function restRequest(
     for (const field of methodDesc.input.fields) {
       const value = json[field.jsonName];
       if (value === undefined || !isSet(request, field)) continue;
-      for (const v of Array.isArray(value) ? value : [value]) query.append(field.name, typeof v === "string" ? v : JSON.stringify(v));
+      for (const v of Array.isArray(value) ? value : [value]) query.push([field.name, typeof v === "string" ? v : JSON.stringify(v)]);
     }
+    for (const [field, paths] of maskPaths) if (paths !== undefined) query.push([field.name, paths.join(",")]);
   }
   if (body !== undefined) headers["content-type"] = "application/json";
-  const qs = query.toString();
+  const qs = query.map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join("&");
   return { method: binding.httpMethod, path: qs === "" ? path : `${path}?${qs}`, headers, body };
 }
 

@@ -120,11 +120,62 @@ async function readJson(req: Req, max: number, deadline: number): Promise<JsonVa
   if (type === undefined || !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
     throw new InvalidArgumentError([{ field: "Content-Type", description: "the body must be application/json" }]);
   }
+  let value: JsonValue;
   try {
-    return JSON.parse(bytes.toString("utf8")) as JsonValue;
+    value = JSON.parse(bytes.toString("utf8")) as JsonValue;
   } catch (err) {
     throw new InvalidArgumentError([{ field: "body", description: `not valid JSON: ${(err as Error).message}` }]);
   }
+  if (!wellFormed(value)) {
+    // A \ud800 escape parses to a lone surrogate, which no column can store as sent: refused, as Connect's JSON does.
+    throw new InvalidArgumentError([{ field: "body", description: "a string holds a lone surrogate escape (not well-formed Unicode)" }]);
+  }
+  return value;
+}
+
+/** Whether every string (and key) in a parsed JSON value is well-formed Unicode; iterative, whatever the nesting. */
+function wellFormed(root: JsonValue): boolean {
+  const stack: JsonValue[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (typeof v === "string") {
+      if (!v.isWellFormed()) return false;
+    } else if (Array.isArray(v)) {
+      for (const item of v) stack.push(item);
+    } else if (v !== null && typeof v === "object") {
+      for (const [k, inner] of Object.entries(v)) {
+        if (!k.isWellFormed()) return false;
+        stack.push(inner);
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * The query string's parameters, each name and value percent-decoded as UTF-8
+ * (`+` is a space); a broken escape or bytes that are not UTF-8 are
+ * INVALID_ARGUMENT rather than silently replaced.
+ */
+function parseQuery(raw: string): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const pair of raw.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const [name, value] = eq < 0 ? [pair, ""] : [pair.slice(0, eq), pair.slice(eq + 1)];
+    let key: string;
+    try {
+      key = decodeURIComponent(name.replaceAll("+", " "));
+    } catch {
+      throw new InvalidArgumentError([{ field: "query", description: "a parameter name is not percent-encoded UTF-8" }]);
+    }
+    try {
+      params.append(key, decodeURIComponent(value.replaceAll("+", " ")));
+    } catch {
+      throw new InvalidArgumentError([{ field: key, description: "the value is not percent-encoded UTF-8" }]);
+    }
+  }
+  return params;
 }
 
 function tooLarge(size: number, max: number): LimitExceededError {
@@ -177,8 +228,9 @@ export function restHandler(options: RestOptions): (req: Req, res: Res) => void 
     return [...methods].join(", ");
   }
 
-  async function run(route: Route, req: Req, query: URLSearchParams, known: (caller: Caller) => void): Promise<{ message: Message; created: boolean }> {
+  async function run(route: Route, req: Req, rawQuery: string, known: (caller: Caller) => void): Promise<{ message: Message; created: boolean }> {
     const { binding } = route;
+    const query = parseQuery(rawQuery);
     const method = binding.served.method;
     const deadline = deadlineFor(requestedTimeoutMs(req, query), options.maxDeadlineMs);
     const caller = await options.admission.admit(method, header(req, "authorization"), known);
@@ -268,8 +320,7 @@ export function restHandler(options: RestOptions): (req: Req, res: Res) => void 
       peer: peerOf(req.socket),
     });
     let caller: Caller | undefined;
-    const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
-    run(route, req, query, (c) => (caller = c))
+    run(route, req, q < 0 ? "" : url.slice(q + 1), (c) => (caller = c))
       .then((result) => answer(route, req, res, requestId, path, result))
       .then(
         () => observed.end(caller),

@@ -7,7 +7,8 @@
  * accepted, unknown fields refused). Every refusal is an InvalidArgumentError
  * naming the parameter, so nothing reaches the service half-read.
  */
-import { fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { create, fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../../domain/errors.js";
 import type { Binding } from "./bindings.js";
 import type { PathMatch } from "./template.js";
@@ -67,9 +68,22 @@ function isWellKnownScalar(message: DescMessage): boolean {
 const INT32 = new Set([ScalarType.INT32, ScalarType.SINT32, ScalarType.SFIXED32, ScalarType.UINT32, ScalarType.FIXED32]);
 const FLOAT = new Set([ScalarType.DOUBLE, ScalarType.FLOAT]);
 
-/** snake_case → lowerCamelCase, as the JSON form of a FieldMask writes each path. */
-function camel(path: string): string {
-  return path.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+/**
+ * A field mask as a query value: comma-separated paths, each in proto naming
+ * (`allocated_pct`) or lowerCamel (`allocatedPct`, turned into proto naming
+ * when it has a capital and no underscore). Anything else is kept as sent, so
+ * the service names an unknown path exactly as the caller wrote it.
+ */
+function maskPaths(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((p) => (/[A-Z]/.test(p) && !p.includes("_") ? p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : p));
+}
+
+function isFieldMask(field: DescField): boolean {
+  return field.fieldKind === "message" && field.message.typeName === "google.protobuf.FieldMask";
 }
 
 /** One query value in its proto-JSON form for `field` (a scalar, an enum, or a well-known string message). */
@@ -81,19 +95,8 @@ function queryJson(name: string, field: DescField, raw: string): JsonValue {
     if (!value) throw invalid(name, `must be one of ${values.map((v) => v.name).join(", ")}`);
     return value.name;
   }
-  if (kind === "message") {
-    const message = field.fieldKind === "list" ? field.message! : (field as DescField & { fieldKind: "message" }).message;
-    if (message.typeName === "google.protobuf.FieldMask") {
-      // Paths as sent in either naming; the JSON form wants lowerCamel.
-      return raw
-        .split(",")
-        .map((p) => p.trim())
-        .filter((p) => p !== "")
-        .map((p) => p.split(".").map(camel).join("."))
-        .join(",");
-    }
-    return raw;
-  }
+  // Timestamp and Duration: their JSON form is the string as sent.
+  if (kind === "message") return raw;
   const scalar = field.fieldKind === "scalar" ? field.scalar : field.fieldKind === "list" ? field.scalar! : undefined;
   if (scalar === ScalarType.BOOL) {
     if (raw === "true" || raw === "false") return raw === "true";
@@ -190,6 +193,7 @@ export function requestMessage(binding: Binding, input: RestInput): Message {
   }
 
   const seen = new Set<string>();
+  const masks: Array<{ chain: DescField[]; paths: string[] }> = [];
   for (const name of new Set(input.query.keys())) {
     if (RESERVED_QUERY.has(name)) continue;
     const chain = resolveQueryField(method.input, name);
@@ -206,6 +210,12 @@ export function requestMessage(binding: Binding, input: RestInput): Message {
     }
     if (!settableFromQuery(field)) throw invalid(name, "cannot be set from the query string");
     const values = input.query.getAll(name);
+    if (isFieldMask(field)) {
+      // Set on the message after parsing: FieldMask's JSON form cannot carry every path a caller may send.
+      if (values.length > 1) throw invalid(name, "given more than once");
+      masks.push({ chain, paths: maskPaths(values[0]!) });
+      continue;
+    }
     const parent = parentObject(root, chain, name);
     if (field.fieldKind === "list") {
       jsonSet(
@@ -228,10 +238,25 @@ export function requestMessage(binding: Binding, input: RestInput): Message {
     if (field) setFromHeader(root, [field], input.idempotencyKey, "Idempotency-Key");
   }
 
+  let message: Message;
   try {
-    return fromJson(method.input, root, { ignoreUnknownFields: false });
+    message = fromJson(method.input, root, { ignoreUnknownFields: false });
   } catch (err) {
     // protobuf-es names the field and the value it could not read.
     throw invalid(binding.body === "" ? "query" : "body", err instanceof Error ? err.message : String(err));
   }
+  for (const { chain, paths } of masks) {
+    let target = message as unknown as Record<string, unknown>;
+    for (const link of chain.slice(0, -1)) {
+      const next = target[link.localName] as Record<string, unknown> | undefined;
+      if (next === undefined) {
+        if (link.fieldKind !== "message") throw new Error(`${link.name} is not a message`);
+        const created = create(link.message);
+        target[link.localName] = created;
+        target = created;
+      } else target = next;
+    }
+    target[chain[chain.length - 1]!.localName] = create(FieldMaskSchema, { paths });
+  }
+  return message;
 }
