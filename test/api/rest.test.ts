@@ -78,7 +78,7 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
       const { id } = json<{ id: string }>(created);
       const patched = await http.send(
         "PATCH",
-        `${BASE}/${id}?update_mask=notes,allocated_pct`,
+        `${BASE}/${id}?update_mask=notes,%20allocatedPct`,
         { ...auth, "content-type": "application/json", "if-match": created.headers.etag! },
         JSON.stringify({ notes: "patched", allocatedPct: 40, projectId: "ignored-by-mask" }),
       );
@@ -214,6 +214,9 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
         ["GET", `${BASE}?show_deleted=yes`, undefined, {}, "show_deleted"],
         ["GET", `${BASE}?page_size=1&page_size=2`, undefined, {}, "page_size"],
         ["GET", `${BASE}?page_size=9999999999`, undefined, {}, "page_size"],
+        ["GET", `${BASE}?person_id=%FF%FE`, undefined, {}, "person_id"],
+        ["GET", `${BASE}?person_id=%E0%A4%A`, undefined, {}, "person_id"],
+        ["POST", BASE, body({ notes: "x" }).replace('"notes":"x"', '"notes":"\\ud800"'), { "content-type": "application/json" }, "body"],
         ["POST", `${BASE}?overallocation_policy=REJECT`, body(), { "content-type": "application/json" }, "overallocation_policy"],
         ["GET", `${BASE}?timeout=soon`, undefined, {}, "timeout"],
         ["GET", `${BASE}/cap_01M8FMTT425T0SWT9WYGC66PKF?id=cap_01M8FMTT425T0SWT9WYGC66PKG`, undefined, {}, "id"],
