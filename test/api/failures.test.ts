@@ -93,6 +93,12 @@ describe.each(ENGINES)("on %s", (engine) => {
         expect(logged).toMatchObject({ level: 50, code: "Internal" });
       }
       client.close();
+      // The HTTP/JSON API: 500 with a google.rpc.Status body that carries the same kind of message, nothing more.
+      const rest = await fetch(`${server.baseUrl}/api/v1/work/capacity/cap_01M8FMTT425T0SWT9WYGC66PKF`, { headers: { authorization: `Bearer ${token}` } });
+      expect(rest.status).toBe(500);
+      const status = (await rest.json()) as { code: number; message: string; details: unknown[] };
+      expect(status).toEqual({ code: Code.Internal, message: `internal error (correlation id ${rest.headers.get("x-request-id")!})`, details: [] });
+      expect(captured.lines().find((l) => l.correlationId === rest.headers.get("x-request-id"))).toMatchObject({ level: 50, protocol: "rest" });
     } finally {
       await server.close();
       await dropDatabase();
@@ -120,6 +126,10 @@ describe("MySQL going away", () => {
         // the bound is generous for a loaded machine.
         expect(Date.now() - started).toBeLessThan(5000);
       }
+      // The HTTP/JSON API says the same as 503 Service Unavailable.
+      const rest = await fetch(`${server.baseUrl}/api/v1/work/capacity`, { headers: { authorization: `Bearer ${token}` } });
+      expect(rest.status).toBe(503);
+      expect(((await rest.json()) as { code: number }).code).toBe(Code.Unavailable);
       await proxy.restore();
       let recovered: Code | "ok" = Code.Unavailable;
       for (let i = 0; i < 50 && recovered !== "ok"; i++) {

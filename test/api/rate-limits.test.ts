@@ -110,6 +110,14 @@ describe("tenant limits", () => {
     const onEngine = await untilRefused(60, () => engine.call("listCapacities", { pageSize: 1 }, token));
     expect(onEngine.passed).toBeLessThan(20);
     expectRateLimited(onEngine.refusal, "tenant_calls", 1000 / 3 + 1);
+    // The HTTP/JSON API charges it too: 429 with Retry-After (whole seconds) and the same details.
+    const rest = await fetch(`${server.baseUrl}/api/v1/work/capacity?page_size=1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const status = (await rest.json()) as { code: number; details: Array<Record<string, unknown>> };
+    expect(status.code).toBe(Code.ResourceExhausted);
+    expect(status.details.map((d) => d["@type"])).toEqual(["type.googleapis.com/google.rpc.RetryInfo", "type.googleapis.com/google.rpc.ErrorInfo"]);
+    expect(status.details[1]).toMatchObject({ reason: "RATE_LIMITED", metadata: { scope: "tenant_calls" } });
     ok(await connect.call("listCapacities", {}, await server.token(tenant())));
     expect(await refusalsCounted(server, "ListCapacities", "tenant_calls")).toBeGreaterThanOrEqual(1);
   });

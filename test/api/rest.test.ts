@@ -243,6 +243,10 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
       expect(a.status).toBe(200);
       const b = await http.send("GET", `${BASE}?person_id=${p}`, { ...auth, "grpc-timeout": "5S" });
       expect(b.status).toBe(200);
+      // A deadline already gone: 504, DEADLINE_EXCEEDED, nothing done.
+      const late = await http.send("GET", `${BASE}?person_id=${p}&timeout=0ms`, auth);
+      expect(late.status).toBe(504);
+      expect(json<Status>(late).code).toBe(4);
     });
 
     it("refuses a body over CAPACITY_READ_MAX_BYTES with 413, without reading it all", async () => {
