@@ -102,17 +102,26 @@ export function resolveMask(paths: readonly string[] | undefined, v: Violations)
   if (paths === undefined || paths.length === 0) return undefined;
   if (paths.length === 1 && paths[0] === "*") return undefined;
   const selected = new Set<WritablePath>();
+  if (paths.length > MAX_MASK_PATHS) {
+    // One violation, whatever the count: the answer stays small however large the mask.
+    v.add("update_mask", `has ${paths.length} paths; at most ${MAX_MASK_PATHS} (writable paths are ${WRITABLE_PATHS.join(", ")} or *)`);
+    return selected;
+  }
   for (const path of paths) {
+    const shown = path.length > 64 ? `${path.slice(0, 64)}…` : path;
     if ((WRITABLE_PATHS as readonly string[]).includes(path)) {
       selected.add(path as WritablePath);
     } else if (OUTPUT_ONLY_PATHS.has(path)) {
-      v.add("update_mask", `path "${path}" is output only`);
+      v.add("update_mask", `path "${shown}" is output only`);
     } else {
-      v.add("update_mask", `unknown path "${path}"; writable paths are ${WRITABLE_PATHS.join(", ")} or *`);
+      v.add("update_mask", `unknown path "${shown}"; writable paths are ${WRITABLE_PATHS.join(", ")} or *`);
     }
   }
   return selected;
 }
+
+/** The most paths one update_mask may name: every writable and output-only field fits many times over. */
+export const MAX_MASK_PATHS = 32;
 
 /** The writable part of a record after validation, with references in canonical form. */
 type Writable = Pick<CapacityRecord, "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType">;

@@ -87,10 +87,12 @@ export class RateLimitedError extends Error {
 /** Collects violations and throws them together, so a caller sees every problem at once. */
 export class Violations {
   private readonly list: FieldViolation[] = [];
+  private dropped = 0;
 
-  /** Records that `field` breaks the rule `description`. */
+  /** Records that `field` breaks the rule `description`; past MAX_VIOLATIONS only counts it, so an error stays small. */
   add(field: string, description: string): void {
-    this.list.push({ field, description });
+    if (this.list.length < MAX_VIOLATIONS) this.list.push({ field, description });
+    else this.dropped++;
   }
 
   /** True while nothing has been recorded. */
@@ -100,9 +102,14 @@ export class Violations {
 
   /** Throws InvalidArgumentError with every violation, in the order recorded, if there is any. */
   throwIfAny(): void {
-    if (this.list.length > 0) throw new InvalidArgumentError(this.list);
+    if (this.list.length === 0) return;
+    const more = this.dropped > 0 ? [{ field: "request", description: `${this.dropped} more violations not listed` }] : [];
+    throw new InvalidArgumentError([...this.list, ...more]);
   }
 }
+
+/** The most violations one error lists (a request can break a rule once per list element). */
+export const MAX_VIOLATIONS = 100;
 
 /** A write under OVERALLOCATION_POLICY_REJECT would take a person above 100%: the first such run. */
 export class OverallocatedError extends FailedPreconditionError {

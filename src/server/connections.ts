@@ -9,7 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import type { TLSSocket } from "node:tls";
-import { clientErrorHandler, type RefusalSink } from "./refusals.js";
+import { clientErrorHandler, type InFlight, type RefusalSink } from "./refusals.js";
 import { isHttp2, peerOf, type Req, type Res } from "./requests.js";
 import { timeoutFromHeaders } from "./timeouts.js";
 
@@ -140,6 +140,7 @@ export function trackSessions(server: H2Server, limits: Limits): Sessions {
  */
 export function trackHttp1(server: http.Server | http2.Http2SecureServer, limits: Limits): { closeWhenIdle(): void; cut(): void } {
   const busy = new Map<net.Socket, number>();
+  const idle = new Map<net.Socket, () => void>();
   const first = new Map<net.Socket, NodeJS.Timeout>();
   let closing = false;
   const track = (socket: net.Socket): void => {
@@ -155,11 +156,13 @@ export function trackHttp1(server: http.Server | http2.Http2SecureServer, limits
       clearTimeout(first.get(socket));
       first.delete(socket);
       busy.delete(socket);
+      idle.delete(socket);
     });
   };
+  const inFlight: InFlight = { count: (socket) => busy.get(socket) ?? 0, whenIdle: (socket, fn) => idle.set(socket, fn) };
   if (server instanceof http.Server) {
     server.on("connection", track);
-    server.on("clientError", clientErrorHandler(limits.refuse));
+    server.on("clientError", clientErrorHandler(limits.refuse, undefined, inFlight));
   }
   // With TLS, only connections that ALPN gave to HTTP/1.1 (h2 ones are sessions).
   else
@@ -175,6 +178,7 @@ export function trackHttp1(server: http.Server | http2.Http2SecureServer, limits
     res.once("close", () => {
       const left = (busy.get(socket) ?? 1) - 1;
       busy.set(socket, left);
+      if (left === 0) idle.get(socket)?.();
       if (closing && left === 0) socket.destroySoon();
     });
   });

@@ -16,9 +16,11 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { TLSSocket } from "node:tls";
+import { Code } from "@connectrpc/connect";
 import { firstRequestTimer, trackHttp1, trackSessions, type Limits, type Sessions } from "./connections.js";
 import { capConnections, type RefusalSink } from "./refusals.js";
-import { answerInternalError, peerOf, type Req, type RequestHandler } from "./requests.js";
+import { answerInternalError, peerOf, type Req, type RequestHandler, type Res } from "./requests.js";
+import { REST_PREFIX } from "./rest/rest-handler.js";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -74,6 +76,21 @@ async function bind(server: net.Server, options: ListenerOptions): Promise<numbe
 }
 
 /**
+ * A request whose `Expect` is not `100-continue` (Node answers that one):
+ * 417, with a google.rpc.Status body on the HTTP/JSON API like its other errors.
+ */
+function answerExpectation(req: Req, res: Res): void {
+  const api = (req.url ?? "").startsWith(REST_PREFIX);
+  const message = "Expect: only 100-continue is supported";
+  const body = api ? JSON.stringify({ code: Code.FailedPrecondition, message, details: [] }) : `${message}\n`;
+  res.writeHead(417, {
+    "content-type": api ? "application/json; charset=utf-8" : "text/plain; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+}
+
+/**
  * Calls the handler, so that a throw becomes a 500 instead of an uncaught
  * exception (the handler answers its own asynchronous failures).
  */
@@ -120,6 +137,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       limits.refuse("tls_handshake", { peer: peerOf(socket), detail: err.code ?? err.name });
     });
     capConnections(server, maxConnections, limits.refuse);
+    server.on("checkExpectation", answerExpectation);
     return serve(server, trackSessions(server, limits), trackHttp1(server, limits), await bind(server, options));
   }
 
@@ -140,6 +158,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   // timeouts do nothing for handed-over sockets.
   h1.emit("listening");
   const h2 = http2.createServer(h2Options, h2Handler);
+  for (const server of [h1, h2]) server.on("checkExpectation", answerExpectation);
   const tcp = net.createServer((socket) => {
     socket.on("error", () => socket.destroy());
     limits.arrivedAt.set(socket, Date.now());

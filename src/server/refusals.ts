@@ -30,21 +30,32 @@ function clientErrorAnswer(code: string | undefined): { status: number; reason: 
   return { status: 400, reason: "bad_request" };
 }
 
+/** The requests of an HTTP/1.1 connection still being answered, where the listener tracks them. */
+export interface InFlight {
+  count(socket: net.Socket): number;
+  /** Calls `fn` once the connection has answered every request it received. */
+  whenIdle(socket: net.Socket, fn: () => void): void;
+}
+
 /**
- * Answers what Node's HTTP/1.1 parser could not parse (400, 431, 408) on a
- * connection that has not started a response, as Node's default does, and
- * reports it; then closes the connection.
+ * Answers what Node's HTTP/1.1 parser could not parse (400, 431, 408), and
+ * reports it; then closes the connection. With `inFlight`, a request that
+ * arrived before the broken one (pipelined) is answered first, and the
+ * refusal follows it; without, the refusal is only written on a connection
+ * that has not started a response, as Node's default does.
  */
-export function clientErrorHandler(refuse: RefusalSink, where?: string): (err: Error & { code?: string }, socket: net.Socket) => void {
+export function clientErrorHandler(refuse: RefusalSink, where?: string, inFlight?: InFlight): (err: Error & { code?: string }, socket: net.Socket) => void {
   return (err, socket) => {
     const answer = clientErrorAnswer(err.code);
-    if (answer) {
-      refuse(answer.reason, { peer: peerOf(socket), detail: where === undefined ? err.code : `${where}: ${err.code ?? err.name}` });
-      if (socket.writable && socket.bytesWritten === 0) {
+    if (answer) refuse(answer.reason, { peer: peerOf(socket), detail: where === undefined ? err.code : `${where}: ${err.code ?? err.name}` });
+    const close = (): void => {
+      if (answer && socket.writable && (inFlight !== undefined || socket.bytesWritten === 0)) {
         socket.end(`HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       }
-    }
-    socket.destroySoon();
+      socket.destroySoon();
+    };
+    if (inFlight && inFlight.count(socket) > 0) inFlight.whenIdle(socket, close);
+    else close();
   };
 }
 

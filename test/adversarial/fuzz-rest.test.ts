@@ -301,7 +301,7 @@ describe.each(ENGINES)("the HTTP/JSON API under attack on %s", (engine) => {
       ] as const) {
         const { answer, json } = await call(version, token, request("POST", target, [], capacity()));
         expect(answer.status).toBe(400);
-        expect({ target, fields: fieldsOf(json as Status) }).toEqual({ target, fields: [field] });
+        expect({ target, fields: [...new Set(fieldsOf(json as Status))] }).toEqual({ target, fields: [field] });
       }
       const { json } = await call(version, token, request("GET", `${BASE}?page_size=9999999999`));
       expect(fieldsOf(json as Status)).toEqual(["page_size"]);

@@ -9,7 +9,8 @@ import type { WireAnswer, WireRequest } from "./rest-wire.js";
 /**
  * The HTTP statuses a google.rpc code may come with: grpc-gateway's mapping,
  * plus the API's refinements (405 for a method a path does not take, 412 for
- * an etag that does not match, 413 for a body over the limit).
+ * an etag that does not match, 413 for a body over the limit, 417 for an
+ * `Expect` other than 100-continue).
  */
 const STATUSES_OF_CODE: Record<number, number[]> = {
   1: [499],
@@ -19,7 +20,7 @@ const STATUSES_OF_CODE: Record<number, number[]> = {
   6: [409],
   7: [403],
   8: [429, 413],
-  9: [400],
+  9: [400, 417],
   10: [409, 412],
   11: [400],
   12: [501, 405],

@@ -3,13 +3,14 @@ import {
   confirmRecord,
   createRecord,
   deleteRecord,
+  MAX_MASK_PATHS,
   resolveMask,
   undeleteRecord,
   updateRecord,
   type CapacityInput,
   type WriteStamp,
 } from "../../src/domain/capacity.js";
-import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, InvalidArgumentError, Violations } from "../../src/domain/errors.js";
+import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, InvalidArgumentError, MAX_VIOLATIONS, Violations } from "../../src/domain/errors.js";
 import { SourceType } from "../../src/gen/work/v1/capacity_pb.js";
 
 const PERSON = "per_01M8FMTT425T0SWT9WYGC66PKF";
@@ -105,6 +106,29 @@ describe("resolveMask", () => {
     expect(resolveMask([], v)).toBeUndefined();
     expect(resolveMask(["*"], v)).toBeUndefined();
     expect(v.empty).toBe(true);
+  });
+  it("refuses a mask of more than MAX_MASK_PATHS paths with one violation, and shortens a long unknown path", () => {
+    const v = new Violations();
+    resolveMask(
+      Array.from({ length: 7000 }, () => "a"),
+      v,
+    );
+    expect(() => v.throwIfAny()).toThrow(new RegExp(`^update_mask: has 7000 paths; at most ${MAX_MASK_PATHS} `));
+    const w = new Violations();
+    resolveMask(["x".repeat(10_000)], w);
+    expect(() => w.throwIfAny()).toThrow(/unknown path "x{64}…"/);
+  });
+  it("lists at most MAX_VIOLATIONS violations, then how many more", () => {
+    const v = new Violations();
+    for (let i = 0; i < 250; i++) v.add(`f${i}`, "bad");
+    try {
+      v.throwIfAny();
+      expect.unreachable();
+    } catch (err) {
+      const violations = (err as InvalidArgumentError).violations;
+      expect(violations).toHaveLength(MAX_VIOLATIONS + 1);
+      expect(violations.at(-1)).toEqual({ field: "request", description: "150 more violations not listed" });
+    }
   });
   it("rejects unknown and output-only paths", () => {
     const v = new Violations();

@@ -79,6 +79,8 @@ function ifMatchTag(value: string | undefined): string | undefined {
   if (/^W\//.test(v)) throw new EtagMismatchError("If-Match: a weak entity tag never matches (strong comparison)");
   const m = /^"([\x21\x23-\x7e]*)"$/.exec(v);
   if (!m) throw new InvalidArgumentError([{ field: "If-Match", description: 'must be one entity tag in quotes ("…") or *' }]);
+  // Every record has an etag: an empty one matches none (and must not read as "no condition").
+  if (m[1] === "") throw new EtagMismatchError('If-Match: "" matches no record');
   return m[1]!;
 }
 
@@ -242,6 +244,10 @@ export function restHandler(options: RestOptions): (req: Req, res: Res) => void 
       ifMatch: binding.httpMethod === "GET" ? undefined : ifMatchTag(header(req, "if-match")),
       idempotencyKey: header(req, "idempotency-key"),
     });
+    if (header(req, "if-match") !== undefined && binding.httpMethod !== "GET" && binding.pathFields.size === 0 && !requestNamesId(request)) {
+      // RFC 9110 §13.1.1: with no current record, no If-Match (not even *) can hold.
+      throw new EtagMismatchError("If-Match: the request names no existing record");
+    }
     const message = await binding.served.handle({ ...caller, deadline }, request);
     // A POST on a collection (no path variables) that returns a record with an id it was not given created it.
     const created =
