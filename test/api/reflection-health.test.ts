@@ -10,6 +10,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { GrpcReflection } from "grpc-js-reflection-client";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ServerReflection, ServerReflectionRequestSchema } from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
@@ -79,8 +80,12 @@ describe("server reflection", () => {
       expect((await reflection.listServices()).sort()).toContain("work.v1.CapacityService");
     }
     const reflection = new GrpcReflection(host, grpc.credentials.createInsecure());
-    const methods = await reflection.listMethods("work.v1.CapacityService");
-    expect(methods.map((m) => m.name).sort()).toEqual([
+    const descriptor = await reflection.getDescriptorBySymbol("work.v1.CapacityService");
+    // Not reflection.listMethods() or descriptor.getPackageObject(): both round-trip the descriptors through
+    // protobufjs's toDescriptor(), which writes the repeated google.api.field_behavior extension twice
+    // ("duplicate id 1052"; docs/http-api.md). The reflected root itself is complete.
+    const root = descriptor.getProtobufJsRoot();
+    expect(Object.keys(root.lookupService("work.v1.CapacityService").methods).sort()).toEqual([
       "BatchGetPersonAvailability",
       "ConfirmCapacity",
       "DeleteCapacity",
@@ -90,8 +95,8 @@ describe("server reflection", () => {
       "SetCapacity",
       "UndeleteCapacity",
     ]);
-    const descriptor = await reflection.getDescriptorBySymbol("work.v1.CapacityService");
-    const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, defaults: true, oneofs: true }) as unknown as {
+    const definition = protoLoader.fromJSON(root.toJSON(), { longs: String, defaults: true, oneofs: true });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       work: { v1: { CapacityService: grpc.ServiceClientConstructor } };
     };
     const client = new pkg.work.v1.CapacityService(host, grpc.credentials.createInsecure());
@@ -102,13 +107,13 @@ describe("server reflection", () => {
         client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null, r: Record<string, unknown>) => void) => void>
       ).SetCapacity!.call(
         client,
-        { capacity: { person_id: person(), project_id: project(), period_start: "2027-02-01", period_end: "2027-02-02", allocated_pct: 5 } },
+        { capacity: { personId: person(), projectId: project(), periodStart: "2027-02-01", periodEnd: "2027-02-02", allocatedPct: 5 } },
         md,
         (e, r) => (e ? reject(e) : resolve(r)),
       ),
     );
     expect(reply.id).toMatch(/^cap_/);
-    expect(reply.created_at).toHaveProperty("seconds");
+    expect(reply.createdAt).toHaveProperty("seconds");
     client.close();
   });
 
@@ -122,10 +127,11 @@ describe("server reflection", () => {
     const bySymbol = await ask({ messageRequest: { case: "fileContainingSymbol", value: "work.v1.CapacityService.GetCapacity" } });
     expect(bySymbol.messageResponse.case).toBe("fileDescriptorResponse");
     if (bySymbol.messageResponse.case === "fileDescriptorResponse") {
-      // The file and its imports, transitively: the HTTP annotations (and descriptor.proto under them), timestamp, field_mask.
+      // The file and its imports, transitively: the HTTP annotations and field behaviors (and descriptor.proto under them), timestamp, field_mask.
       const names = bySymbol.messageResponse.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name).sort();
       expect(names).toEqual([
         "google/api/annotations.proto",
+        "google/api/field_behavior.proto",
         "google/api/http.proto",
         "google/protobuf/descriptor.proto",
         "google/protobuf/field_mask.proto",

@@ -112,6 +112,26 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
       expect(json(any)).toMatchObject({ isDeleted: true });
     });
 
+    it("PATCH without update_mask changes only the fields its body names; a record read and sent back changes only its writable fields", async () => {
+      const created = await post(body({ notes: "keep me", source: "hr" }));
+      const { id } = json<{ id: string }>(created);
+      const patched = await http.send("PATCH", `${BASE}/${id}`, { ...auth, "content-type": "application/json" }, JSON.stringify({ allocatedPct: 30 }));
+      expect(patched.status).toBe(200);
+      expect(json(patched)).toMatchObject({ allocatedPct: 30, notes: "keep me", source: "hr" });
+      // The whole record as read, with one change: output-only fields and the id are left out of the inferred mask.
+      const read = json<Record<string, unknown>>(await http.send("GET", `${BASE}/${id}`, auth));
+      const echoed = await http.send("PATCH", `${BASE}/${id}`, { ...auth, "content-type": "application/json" }, JSON.stringify({ ...read, notes: "changed" }));
+      expect(echoed.status).toBe(200);
+      expect(json(echoed)).toMatchObject({ notes: "changed", allocatedPct: 30, source: "hr", createdAt: read.createdAt });
+      // A body that names nothing writable would read as "replace everything": refused.
+      const empty = await http.send("PATCH", `${BASE}/${id}`, { ...auth, "content-type": "application/json" }, JSON.stringify({ createdBy: "x" }));
+      expect(empty.status).toBe(400);
+      expect(json<Status>(empty).details[0]).toMatchObject({ fieldViolations: [{ field: "capacity" }] });
+      // update_mask=* replaces every writable field: notes and source not sent go back to their defaults.
+      const replaced = await http.send("PATCH", `${BASE}/${id}?update_mask=*`, { ...auth, "content-type": "application/json" }, body({ allocatedPct: 20 }));
+      expect(json(replaced)).toMatchObject({ allocatedPct: 20, notes: "", source: "edm" });
+    });
+
     it("refuses a path id that the body contradicts", async () => {
       const created = json<{ id: string }>(await post(body()));
       const other = "cap_01M8FMTT425T0SWT9WYGC66PKF";

@@ -181,7 +181,11 @@ export function restRequest(
       if (value === undefined || !isSet(request, field)) continue;
       for (const v of Array.isArray(value) ? value : [value]) query.push([field.name, typeof v === "string" ? v : JSON.stringify(v)]);
     }
-    for (const [field, paths] of maskPaths) if (paths !== undefined) query.push([field.name, paths.join(",")]);
+    for (const [field, paths] of maskPaths) {
+      if (paths !== undefined) query.push([field.name, paths.join(",")]);
+      // An RPC without a mask replaces every field; a PATCH without one changes only what its body names.
+      else if (binding.httpMethod === "PATCH") query.push([field.name, "*"]);
+    }
   }
   if (body !== undefined) headers["content-type"] = "application/json";
   const qs = query.map(([k, v]) => `${percentEncode(k)}=${percentEncode(v)}`).join("&");

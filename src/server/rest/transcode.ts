@@ -7,9 +7,10 @@
  * accepted, unknown fields refused). Every refusal is an InvalidArgumentError
  * naming the parameter, so nothing reaches the service half-read.
  */
-import { create, fromJson, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { create, fromJson, getOption, ScalarType, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../../domain/errors.js";
+import { field_behavior, FieldBehavior } from "../../gen/google/api/field_behavior_pb.js";
 import type { Binding } from "./bindings.js";
 import type { PathMatch } from "./template.js";
 
@@ -169,6 +170,30 @@ function setFromHeader(root: JsonObject, chain: DescField[], value: string, head
   jsonSet(parent, field, value);
 }
 
+/**
+ * A PATCH without `update_mask` updates the fields its body names (AIP-134,
+ * as grpc-gateway does): the mask is the body's keys, less the fields the
+ * contract marks OUTPUT_ONLY or IDENTIFIER and the etag (a precondition, not
+ * a change), so a record read and sent back changes only what it can. A body
+ * that names no such field is refused: an empty mask would mean "replace
+ * every field". `update_mask=*` asks for the replacement explicitly.
+ */
+function inferMask(binding: Binding, body: JsonValue | undefined, masks: Array<{ chain: DescField[]; paths: string[] }>): void {
+  const maskField = binding.served.method.input.fields.find((f) => f.name === "update_mask" && isFieldMask(f));
+  if (!maskField || binding.body === "" || binding.body === "*" || binding.body.fieldKind !== "message" || !isObject(body)) return;
+  const message = binding.body.message;
+  const paths: string[] = [];
+  for (const key of Object.keys(body)) {
+    const field = message.fields.find((f) => f.jsonName === key || f.name === key);
+    if (!field) continue; // parsing names the unknown key
+    const behavior = getOption(field, field_behavior);
+    if (behavior.includes(FieldBehavior.OUTPUT_ONLY) || behavior.includes(FieldBehavior.IDENTIFIER) || field.name === "etag") continue;
+    if (!paths.includes(field.name)) paths.push(field.name);
+  }
+  if (paths.length === 0) throw invalid(binding.body.name, "names no field to change (send update_mask=* to replace every field)");
+  masks.push({ chain: [maskField], paths });
+}
+
 /** The request message of `binding` for one HTTP request. */
 export function requestMessage(binding: Binding, input: RestInput): Message {
   const method = binding.served.method;
@@ -228,6 +253,8 @@ export function requestMessage(binding: Binding, input: RestInput): Message {
       jsonSet(parent, field, queryJson(name, field, values[0]!));
     }
   }
+
+  if (binding.httpMethod === "PATCH" && masks.length === 0) inferMask(binding, input.body, masks);
 
   if (input.ifMatch !== undefined) {
     const chain = etagField(binding);
