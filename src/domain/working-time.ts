@@ -172,7 +172,7 @@ export function updateSchedule(
   const v = new Violations();
   const fields = scheduleFields(input, existing, mask, v);
   v.throwIfAny();
-  return { ...touched(existing, stamp), ...fields };
+  return touched({ ...existing, ...fields }, stamp);
 }
 
 /** The writable fields of a calendar after a create or an update under `mask`. */
@@ -210,7 +210,7 @@ export function updateCalendar(
   const v = new Violations();
   const fields = calendarFields(input, existing, mask, v);
   v.throwIfAny();
-  return { ...touched(existing, stamp), ...fields };
+  return touched({ ...existing, ...fields }, stamp);
 }
 
 /** The writable fields of a time-off record after a create or an update under `mask`. */
@@ -253,7 +253,7 @@ export function updateTimeOff(existing: TimeOffRecord, input: TimeOffInput, mask
   const v = new Violations();
   const fields = timeOffFields(input, existing, mask, v);
   v.throwIfAny();
-  return { ...touched(existing, stamp), ...fields };
+  return touched({ ...existing, ...fields }, stamp);
 }
 
 /**
