@@ -48,11 +48,14 @@ describe("server reflection", () => {
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
         "work.v1.CapacityService",
+        "work.v1.WorkingTimeService",
       ]);
     }
     const methods = await bufCurl(["--list-methods", server.baseUrl]);
     expect(methods.out).toContain("work.v1.CapacityService/SetCapacity");
     expect(methods.out).toContain("work.v1.CapacityService/BatchGetPersonAvailability");
+    expect(methods.out).toContain("work.v1.WorkingTimeService/SetHolidays");
+    expect(methods.out).toContain("work.v1.WorkingTimeService/ListTimeOff");
   });
 
   it("makes a real call with the schema from reflection only", async () => {
@@ -89,6 +92,19 @@ describe("server reflection", () => {
       "ListCapacities",
       "SetCapacity",
       "UndeleteCapacity",
+    ]);
+    expect((await reflection.listMethods("work.v1.WorkingTimeService")).map((m) => m.name).sort()).toEqual([
+      "DeleteTimeOff",
+      "DeleteWorkSchedule",
+      "GetTimeOff",
+      "ListHolidayCalendars",
+      "ListHolidays",
+      "ListTimeOff",
+      "ListWorkSchedules",
+      "SetHolidayCalendar",
+      "SetHolidays",
+      "SetTimeOff",
+      "SetWorkSchedule",
     ]);
     const descriptor = await reflection.getDescriptorBySymbol("work.v1.CapacityService");
     const pkg = descriptor.getPackageObject({ keepCase: true, longs: String, defaults: true, oneofs: true }) as unknown as {
