@@ -19,8 +19,10 @@ import { servedMethods } from "./server/routes.js";
 import { SERVED, startServer } from "./server/server.js";
 import { uiDirectory } from "./server/ui.js";
 import { createCapacityService } from "./service/capacity-service.js";
+import { createWorkingTimeService } from "./service/working-time-service.js";
 import { migrate, openDatabase } from "./store/database.js";
 import { KnexCapacityStore } from "./store/knex-store.js";
+import { KnexWorkingTimeStore } from "./store/knex-working-time-store.js";
 
 /** A running service: its ports, health and metrics, and how to stop it. */
 export interface App {
@@ -111,7 +113,12 @@ export async function startApp(config: Config, log: Logger, options: AppOptions 
       store,
       limits: { maxResponseBytes: config.maxResponseBytes, availabilityMaxAllocations: config.availabilityMaxAllocations },
     });
-    const methods = servedMethods({ capacity });
+    // Its request ids share the capacity store's table, so that store's purge covers them.
+    const workingTime = createWorkingTimeService({
+      store: new KnexWorkingTimeStore(knex, { onRequestsSaved: (tenantId) => store.requestsSaved(tenantId) }),
+      limits: { maxResponseBytes: config.maxResponseBytes },
+    });
+    const methods = servedMethods({ capacity, workingTime });
     const admission = new Admission(createTokenVerifier(config.jwt, secret), new RateLimiter(config.rateLimits, metrics));
     const listener = await startServer({
       host: config.host,

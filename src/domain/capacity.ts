@@ -8,6 +8,9 @@ import { checkPeriodOrder, requiredDate } from "./dates.js";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, Violations } from "./errors.js";
 import { requiredReference } from "./ids.js";
 import { requiredPercent } from "./percent.js";
+import { checkText, resolveMaskOf, type WriteStamp } from "./records.js";
+
+export type { WriteStamp };
 
 /** The record layout version stamped on every new record. */
 export const SCHEMA_VERSION = 1;
@@ -58,23 +61,13 @@ export interface CapacityInput {
   sourceType: SourceType;
 }
 
-/** Who writes, when, and the etag the write gets. */
-export interface WriteStamp {
-  tenantId: string;
-  appId: string | undefined;
-  /** The caller's `sub`. */
-  actor: string;
-  now: number;
-  etag: string;
-}
-
 /** Mask paths a client may write; also the order in which violations are reported. */
 export const WRITABLE_PATHS = ["person_id", "project_id", "period_start", "period_end", "allocated_pct", "notes", "source", "source_type"] as const;
 /** One writable mask path, e.g. `allocated_pct`. */
 export type WritablePath = (typeof WRITABLE_PATHS)[number];
 
 /** Fields that exist on Capacity but only the server writes. */
-const OUTPUT_ONLY_PATHS = new Set([
+const OUTPUT_ONLY_PATHS = [
   "id",
   "tenant_id",
   "app_id",
@@ -89,7 +82,7 @@ const OUTPUT_ONLY_PATHS = new Set([
   "confirmed_by_id",
   "confirmed_at",
   "etag",
-]);
+];
 
 /** The fields whose change voids a confirmation: the manager confirmed these numbers. */
 const CONFIRMED_FIELDS = ["personId", "projectId", "periodStart", "periodEnd", "allocatedBp"] as const;
@@ -99,52 +92,11 @@ const CONFIRMED_FIELDS = ["personId", "projectId", "periodStart", "periodEnd", "
  * "replace every writable field" (no mask, an empty mask, or `*`).
  */
 export function resolveMask(paths: readonly string[] | undefined, v: Violations): Set<WritablePath> | undefined {
-  if (paths === undefined || paths.length === 0) return undefined;
-  if (paths.length === 1 && paths[0] === "*") return undefined;
-  const selected = new Set<WritablePath>();
-  if (paths.length > MAX_MASK_PATHS) {
-    // One violation, whatever the count: the answer stays small however large the mask.
-    v.add("update_mask", `has ${paths.length} paths; at most ${MAX_MASK_PATHS} (writable paths are ${WRITABLE_PATHS.join(", ")} or *)`);
-    return selected;
-  }
-  for (const path of paths) {
-    const shown = path.length > 64 ? `${path.slice(0, 64)}…` : path;
-    if ((WRITABLE_PATHS as readonly string[]).includes(path)) {
-      selected.add(path as WritablePath);
-    } else if (OUTPUT_ONLY_PATHS.has(path)) {
-      v.add("update_mask", `path "${shown}" is output only`);
-    } else {
-      v.add("update_mask", `unknown path "${shown}"; writable paths are ${WRITABLE_PATHS.join(", ")} or *`);
-    }
-  }
-  return selected;
+  return resolveMaskOf(paths, WRITABLE_PATHS, OUTPUT_ONLY_PATHS, v);
 }
-
-/** The most paths one update_mask may name: every writable and output-only field fits many times over. */
-export const MAX_MASK_PATHS = 32;
 
 /** The writable part of a record after validation, with references in canonical form. */
 type Writable = Pick<CapacityRecord, "personId" | "projectId" | "periodStart" | "periodEnd" | "allocatedBp" | "notes" | "source" | "sourceType">;
-
-function charCount(value: string): number {
-  // Code points, not UTF-16 units: an emoji counts once. Counted in place: the
-  // value may be as long as a whole request, so no array of it is built.
-  let count = 0;
-  for (const codePoint of value) {
-    void codePoint;
-    count++;
-  }
-  return count;
-}
-
-/**
- * Free text: stored and read back byte for byte, so it must be well-formed
- * Unicode (a lone surrogate has no UTF-8 form) and within its length.
- */
-function text(value: string, max: number, field: string, v: Violations): void {
-  if (!value.isWellFormed()) v.add(field, "must be valid Unicode text (no lone surrogates)");
-  else if (charCount(value) > max) v.add(field, `must be at most ${max} characters`);
-}
 
 /**
  * Validates the fields a write takes from the input: all of them, or the
@@ -171,11 +123,11 @@ function writable(input: CapacityInput, base: Writable | undefined, mask: Set<Wr
   if (take("period_end")) out.periodEnd = requiredDate(input.periodEnd, f("period_end"), v);
   if (take("allocated_pct")) out.allocatedBp = requiredPercent(input.allocatedPct, f("allocated_pct"), v);
   if (take("notes")) {
-    text(input.notes, MAX_NOTES_CHARS, f("notes"), v);
+    checkText(input.notes, MAX_NOTES_CHARS, f("notes"), v);
     out.notes = input.notes;
   }
   if (take("source")) {
-    text(input.source, MAX_SOURCE_CHARS, f("source"), v);
+    checkText(input.source, MAX_SOURCE_CHARS, f("source"), v);
     out.source = input.source === "" ? DEFAULT_SOURCE : input.source;
   }
   if (take("source_type")) {

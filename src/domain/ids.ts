@@ -33,6 +33,29 @@ export function checkCapacityId(id: string, field: string, v: Violations): void 
   else if (!isCapacityId(id)) v.add(field, CAPACITY_ID_RULE);
 }
 
+/** A new record id: `<prefix>_` + a ULID (time-ordered, monotonic within this process), e.g. `wsc_01HV…`. */
+export function newRecordId(prefix: string, now: number = Date.now()): string {
+  return `${prefix}_${nextUlid(now)}`;
+}
+
+const recordIdPatterns = new Map<string, RegExp>();
+
+/** True for a well-formed id of the record kind with this prefix (`<prefix>_` + an upper-case ULID). */
+export function isRecordId(prefix: string, value: string): boolean {
+  let pattern = recordIdPatterns.get(prefix);
+  if (!pattern) {
+    pattern = new RegExp(`^${prefix}_${ULID}$`);
+    recordIdPatterns.set(prefix, pattern);
+  }
+  return pattern.test(value);
+}
+
+/** A required record id field of the kind with this prefix: a violation when empty or malformed. */
+export function checkRecordId(prefix: string, id: string, field: string, v: Violations): void {
+  if (id === "") v.add(field, "is required");
+  else if (!isRecordId(prefix, id)) v.add(field, `must be an id: ${prefix}_ followed by a ULID`);
+}
+
 /** True for a UUID in its 8-4-4-4-12 hex form, in either case. */
 export function isUuid(value: string): boolean {
   return UUID.test(value);

@@ -7,6 +7,7 @@ import type { DescMethodUnary, DescService, Message } from "@bufbuild/protobuf";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { UnauthenticatedError } from "../domain/errors.js";
 import { CapacityService } from "../gen/work/v1/capacity_pb.js";
+import { WorkingTimeService } from "../gen/work/v1/working_time_pb.js";
 import { deadlineFor, type Call, type ServiceCore } from "../service/call.js";
 import type { Admission } from "./admission.js";
 import { callerKey } from "./context.js";
@@ -14,7 +15,7 @@ import type { HealthMonitor } from "./health.js";
 import type { Observer } from "./observe.js";
 
 /** The API's services (token required) by name, in the order reflection lists them: the one list to extend. */
-const API = { capacity: CapacityService } as const;
+const API = { capacity: CapacityService, workingTime: WorkingTimeService } as const;
 
 /** The service cores behind the API, one per entry of the list above, each typed against its descriptor. */
 export type Services = { [K in keyof typeof API]: ServiceCore<(typeof API)[K]> };

@@ -107,7 +107,7 @@ export function createCapacityService({ store, limits, now = Date.now }: Capacit
       const after = resumeAfter(req.pageToken, digest, v);
       v.throwIfAny();
       const size = pageSizeOf(req.pageSize);
-      const records = await store.list(scopeOf(caller), { ...filters, after, limit: size + 1 });
+      const records = await store.list(scopeOf(caller), { ...filters, after: after && { periodStart: after.key, id: after.id }, limit: size + 1 });
       return listPage(records, size, limits.maxResponseBytes, digest);
     },
 

@@ -6,11 +6,11 @@
  * recorded exactly when the write commits.
  */
 import { createHash } from "node:crypto";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Caller } from "../auth/caller.js";
 import { InvalidArgumentError } from "../domain/errors.js";
 import { CapacitySchema, SetCapacityRequestSchema, type Capacity, type SetCapacityRequest } from "../gen/work/v1/capacity_pb.js";
-import type { CapacityWriter } from "../store/store.js";
+import type { RequestLog } from "../store/store.js";
 
 /**
  * What a retry must match: a hash of the caller (tenant, app, person) and the
@@ -37,9 +37,9 @@ export interface IdempotentWrite {
    * one. Throws InvalidArgumentError on `request_id` when that call sent a
    * different request (or came from another caller).
    */
-  replay(w: CapacityWriter): Promise<Capacity | undefined>;
+  replay(w: RequestLog): Promise<Capacity | undefined>;
   /** Records `response` as the request id's result, in the write's transaction. */
-  save(w: CapacityWriter, response: Capacity, now: number): Promise<void>;
+  save(w: RequestLog, response: Capacity, now: number): Promise<void>;
 }
 
 /** The idempotency of one SetCapacity call. Request ids compare case-insensitively (a UUID's hex digits). */
@@ -54,10 +54,55 @@ export function idempotentWrite(caller: Pick<Caller, "tenantId" | "appId" | "per
       // Until 2026-12-04 (the 48 h retention after this recipe shipped), a result may have been stored under
       // the first recipe, which hashed the id as sent: a retry of it, capitals and all, still matches.
       if (prior.fingerprint !== fingerprint && prior.fingerprint !== hashRequest(caller, req)) {
-        throw new InvalidArgumentError([{ field: "request_id", description: "was already used for a different request; use a new UUID" }]);
+        throw reusedRequestId();
       }
       return fromBinary(CapacitySchema, prior.response);
     },
     save: (w, response, now) => w.saveRequest({ requestId, fingerprint, response: toBinary(CapacitySchema, response), createdAt: now }),
+  };
+}
+
+/** The refusal of a request id that an earlier, different request (or caller, or RPC) used. */
+function reusedRequestId(): InvalidArgumentError {
+  return new InvalidArgumentError([{ field: "request_id", description: "was already used for a different request; use a new UUID" }]);
+}
+
+/** A request of an idempotent write RPC: it carries `request_id`. */
+type WithRequestId = { requestId: string };
+
+/** One write's idempotency for any RPC: both methods do nothing when the request has no request id. */
+export interface Idempotent<M> {
+  /** The first result of an earlier call with this request id, if any; throws InvalidArgumentError on `request_id` when that call differed. */
+  replay(log: RequestLog): Promise<M | undefined>;
+  /** Records `response` as the request id's result, in the write's transaction. */
+  save(log: RequestLog, response: M, now: number): Promise<void>;
+}
+
+/**
+ * The idempotency of one call of `method` (AIP-155), stored in the same table
+ * as SetCapacity's: the fingerprint hashes the caller, the RPC's full name and
+ * the request's bytes (request id in lower case), so one request id can never
+ * replay another RPC's result. Request ids compare case-insensitively.
+ */
+export function idempotentCall<I extends DescMessage, O extends DescMessage>(
+  caller: Pick<Caller, "tenantId" | "appId" | "personId">,
+  method: DescMethodUnary<I, O>,
+  req: MessageShape<I> & WithRequestId,
+): Idempotent<MessageShape<O>> {
+  const requestId = req.requestId.toLowerCase();
+  if (requestId === "") return { replay: () => Promise.resolve(undefined), save: () => Promise.resolve() };
+  const normalized = create(method.input, { ...req, requestId } as never);
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify([caller.tenantId, caller.appId ?? null, caller.personId, `${method.parent.typeName}/${method.name}`]))
+    .update(toBinary(method.input, normalized))
+    .digest("hex");
+  return {
+    async replay(log) {
+      const prior = await log.findRequest(requestId);
+      if (!prior) return undefined;
+      if (prior.fingerprint !== fingerprint) throw reusedRequestId();
+      return fromBinary(method.output, prior.response);
+    },
+    save: (log, response, now) => log.saveRequest({ requestId, fingerprint, response: toBinary(method.output, response), createdAt: now }),
   };
 }

@@ -57,14 +57,15 @@ export function toInput(c: Capacity): CapacityInput {
 const CAPACITY_FIXED_BYTES = 640;
 
 /**
- * An upper estimate of one Capacity's encoded size in the larger of the two
+ * An upper estimate of one Capacity's (or, with its own `fixedBytes`, any
+ * record message's) encoded size in the larger of the two
  * encodings (protobuf JSON: field names, quotes, escapes; binary is smaller),
  * so a list page can stop before it passes the response cap. Every string
  * field counts as JSON counts it (escapes included), so a new text field is
  * counted without a change here.
  */
-export function estimatedSize(c: Capacity): number {
-  let bytes = CAPACITY_FIXED_BYTES;
+export function estimatedSize(c: object, fixedBytes: number = CAPACITY_FIXED_BYTES): number {
+  let bytes = fixedBytes;
   for (const value of Object.values(c)) {
     if (typeof value !== "string") continue;
     // Most strings need no escape: their UTF-8 bytes and two quotes. The rest as JSON writes them (a page

@@ -8,7 +8,7 @@ import type { CapacityRecord } from "../domain/capacity.js";
 import { isIsoDate } from "../domain/dates.js";
 import type { Violations } from "../domain/errors.js";
 import { isCapacityId } from "../domain/ids.js";
-import { ListCapacitiesResponseSchema, type Capacity, type ListCapacitiesResponse } from "../gen/work/v1/capacity_pb.js";
+import { ListCapacitiesResponseSchema, type ListCapacitiesResponse } from "../gen/work/v1/capacity_pb.js";
 import { estimatedSize, toCapacity } from "./mapping.js";
 
 /** Records per page when the request leaves `page_size` at 0. */
@@ -29,11 +29,20 @@ export function pageSizeOf(pageSize: number): number {
   return pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
 }
 
-/** Where a List page ends, and which query it belongs to. */
+/** Where a List page ends, in its (key, id) order: for ListCapacities the key is `period_start`. */
 export interface PagePosition {
-  periodStart: string;
+  key: string;
   id: string;
 }
+
+/** What a page token's position must look like for one List RPC (checked before it is used in SQL). */
+export interface PositionRules {
+  isKey: (key: string) => boolean;
+  isId: (id: string) => boolean;
+}
+
+/** ListCapacities' positions: (period_start, capacity id). */
+const CAPACITY_POSITIONS: PositionRules = { isKey: isIsoDate, isId: isCapacityId };
 
 /** A digest of the filters (and scope) a token was issued for; a token only resumes the same query. */
 export function queryDigest(parts: unknown[]): string {
@@ -42,11 +51,11 @@ export function queryDigest(parts: unknown[]): string {
 
 /** Opaque to callers: the keyset position plus the query digest, base64url JSON. */
 function encodePageToken(position: PagePosition, digest: string): string {
-  return Buffer.from(JSON.stringify([1, position.periodStart, position.id, digest])).toString("base64url");
+  return Buffer.from(JSON.stringify([1, position.key, position.id, digest])).toString("base64url");
 }
 
 /** The position in a token, or why the token cannot be used for this query. */
-function decodePageToken(token: string, digest: string): PagePosition | { error: string } {
+function decodePageToken(token: string, digest: string, rules: PositionRules): PagePosition | { error: string } {
   const malformed = { error: "is not a page token issued by this service" };
   if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return malformed;
   let parsed: unknown;
@@ -56,46 +65,71 @@ function decodePageToken(token: string, digest: string): PagePosition | { error:
     return malformed;
   }
   if (!Array.isArray(parsed) || parsed.length !== 4) return malformed;
-  const [version, periodStart, id, tokenDigest] = parsed as unknown[];
-  if (version !== 1 || typeof periodStart !== "string" || !isIsoDate(periodStart)) return malformed;
-  if (typeof id !== "string" || !isCapacityId(id)) return malformed;
+  const [version, key, id, tokenDigest] = parsed as unknown[];
+  if (version !== 1 || typeof key !== "string" || !rules.isKey(key)) return malformed;
+  if (typeof id !== "string" || !rules.isId(id)) return malformed;
   if (tokenDigest !== digest) return { error: "was issued for different filters; send the same filters as the first page" };
-  return { periodStart, id };
+  return { key, id };
 }
 
-/** Where `page_token` resumes: undefined for the first page; a `page_token` violation when it cannot be used. */
-export function resumeAfter(pageToken: string, digest: string, v: Violations): PagePosition | undefined {
+/**
+ * Where `page_token` resumes: undefined for the first page; a `page_token`
+ * violation when it cannot be used. `rules` check the position (default:
+ * ListCapacities').
+ */
+export function resumeAfter(pageToken: string, digest: string, v: Violations, rules: PositionRules = CAPACITY_POSITIONS): PagePosition | undefined {
   if (pageToken === "") return undefined;
-  const decoded = decodePageToken(pageToken, digest);
+  const decoded = decodePageToken(pageToken, digest, rules);
   if (!("error" in decoded)) return decoded;
   v.add("page_token", decoded.error);
   return undefined;
 }
 
 /**
- * The longest prefix of `records` (at least one) whose estimated encoded size
+ * The longest prefix of `items` (at least one) whose estimated encoded size
  * stays within `maxBytes`: AIP-158 lets a page be short, so a list page never
- * fails on size; the next page continues after the last record kept.
+ * fails on size; the next page continues after the last item kept.
  */
-function fitPage(records: Capacity[], maxBytes: number): Capacity[] {
+function fitPage<M extends object>(items: M[], maxBytes: number, fixedBytes: number | undefined): M[] {
   let left = maxBytes - PAGE_OVERHEAD_BYTES;
-  for (let i = 0; i < records.length; i++) {
-    left -= estimatedSize(records[i]!);
-    if (left < 0) return records.slice(0, Math.max(1, i));
+  for (let i = 0; i < items.length; i++) {
+    left -= estimatedSize(items[i]!, fixedBytes);
+    if (left < 0) return items.slice(0, Math.max(1, i));
   }
-  return records;
+  return items;
+}
+
+/** How one List RPC turns its records into a page. */
+export interface PageShape<R, M> {
+  toMessage: (record: R) => M;
+  positionOf: (record: R) => PagePosition;
+  /** The message's encoded size besides its strings (see estimatedSize); default: a Capacity's. */
+  fixedBytes?: number;
 }
 
 /**
- * The response for `records`, read with a limit of `size + 1` so that one
- * extra row tells whether more follow: at most `size` of them, cut short to
- * fit `maxBytes`, and a token after the last one kept when any are left.
+ * One page of `records`, read with a limit of `size + 1` so that one extra
+ * row tells whether more follow: at most `size` of them, cut short to fit
+ * `maxBytes`, and a token after the last one kept when any are left.
  */
+export function keysetPage<R, M extends object>(
+  records: readonly R[],
+  size: number,
+  maxBytes: number,
+  digest: string,
+  shape: PageShape<R, M>,
+): { items: M[]; nextPageToken: string } {
+  const kept = records.slice(0, size);
+  const items = fitPage(kept.map(shape.toMessage), maxBytes, shape.fixedBytes);
+  const last = kept[items.length - 1];
+  return { items, nextPageToken: records.length > items.length && last !== undefined ? encodePageToken(shape.positionOf(last), digest) : "" };
+}
+
+/** The ListCapacities response for `records` (see keysetPage). */
 export function listPage(records: readonly CapacityRecord[], size: number, maxBytes: number, digest: string): ListCapacitiesResponse {
-  const page = fitPage(records.slice(0, size).map(toCapacity), maxBytes);
-  const last = page[page.length - 1];
-  return create(ListCapacitiesResponseSchema, {
-    capacities: page,
-    nextPageToken: records.length > page.length && last ? encodePageToken(last, digest) : "",
+  const { items, nextPageToken } = keysetPage(records, size, maxBytes, digest, {
+    toMessage: toCapacity,
+    positionOf: (r) => ({ key: r.periodStart, id: r.id }),
   });
+  return create(ListCapacitiesResponseSchema, { capacities: items, nextPageToken });
 }

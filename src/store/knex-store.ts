@@ -9,25 +9,21 @@
 import type { Knex } from "knex";
 import type { Allocation } from "../domain/availability.js";
 import type { CapacityRecord } from "../domain/capacity.js";
-import { DeadlineExceededError } from "../domain/errors.js";
 import { dialectOf, type Dialect } from "./dialect.js";
 import { tables, within, type Tables } from "./deadline.js";
-import { describeFailure, guard, isDuplicateKey, RequestIdTakenError } from "./driver-errors.js";
+import { describeFailure, guard } from "./driver-errors.js";
+import { findRequest, lockPerson, runTransaction, saveRequest } from "./knex-shared.js";
 import { DEFAULT_PURGE_BATCH, positiveInteger, PurgeSchedule, type RequestPurgeOptions } from "./request-purge.js";
-import { retrying } from "./retry.js";
 import {
   ALLOCATION_COLUMNS,
   CAPACITIES,
   GET_APP_SQL,
   GET_SQL,
-  PERSONS,
   REQUESTS,
   toAllocation,
   toRecord,
   toRecords,
-  toRequestRow,
   toRow,
-  toStoredRequest,
   type AllocationRow,
   type CapacityRow,
   type RequestRow,
@@ -85,31 +81,17 @@ class KnexWriter implements CapacityWriter {
     if (count !== 1) throw new Error(`update of ${record.id} matched ${count} rows`);
   }
 
-  async findRequest(requestId: string): Promise<StoredRequest | undefined> {
-    const row = (await this.table(REQUESTS)
-      .select("*")
-      .where({ tenant_id: this.scope.tenantId, app_id: this.scope.appId ?? "", request_id: requestId })
-      .first()) as RequestRow | undefined;
-    return row && toStoredRequest(row);
+  findRequest(requestId: string): Promise<StoredRequest | undefined> {
+    return findRequest(this.table, this.scope, requestId);
   }
 
-  /** Only inserts: expired ids are purged after commit, in the background (see request-purge.ts). */
   async saveRequest(request: StoredRequest): Promise<void> {
-    try {
-      await this.table(REQUESTS).insert(toRequestRow(this.scope, request));
-    } catch (err) {
-      if (isDuplicateKey(err)) throw new RequestIdTakenError("request id saved concurrently", { cause: err });
-      throw err;
-    }
+    await saveRequest(this.table, this.scope, request);
     this.savedRequests = true;
   }
 
-  async lockPerson(personId: string): Promise<void> {
-    // An upsert takes the row's write lock whether the row is new or not.
-    await this.table(PERSONS)
-      .insert({ tenant_id: this.scope.tenantId, person_id: personId, revision: 1 })
-      .onConflict(["tenant_id", "person_id"])
-      .merge({ revision: this.trx.raw("?? + 1", [`${PERSONS}.revision`]) });
+  lockPerson(personId: string): Promise<void> {
+    return lockPerson(this.table, this.trx, this.scope.tenantId, personId);
   }
 
   async allocationsForUpdate(personId: string, window: DateWindow): Promise<Allocation[]> {
@@ -227,23 +209,23 @@ export class KnexCapacityStore implements CapacityStore {
   }
 
   transaction<T>(scope: Scope, work: (writer: CapacityWriter) => Promise<T>): Promise<T> {
-    return guard(async () => {
-      const { result, savedRequests } = await retrying(() =>
-        this.knex.transaction(async (trx) => {
-          await this.begin(trx, scope);
-          const writer = new KnexWriter(trx, scope, this.dialect);
-          const result = await work(writer);
-          // Past the deadline the caller has been told DEADLINE_EXCEEDED: roll back.
-          if (scope.deadline !== undefined && Date.now() > scope.deadline) {
-            throw new DeadlineExceededError("deadline exceeded; nothing was written");
-          }
-          return { result, savedRequests: writer.savedRequests };
-        }),
-      );
-      // Committed: the tenant's expired request ids may be due a purge, off the caller's path.
-      if (savedRequests) this.purges.saved(scope.tenantId);
-      return result;
-    });
+    return runTransaction<KnexWriter, T>(
+      this.knex,
+      this.dialect,
+      scope,
+      (trx) => new KnexWriter(trx, scope, this.dialect),
+      work,
+      (tenantId) => this.requestsSaved(tenantId),
+    );
+  }
+
+  /**
+   * A transaction that saved request ids of this tenant has committed (here
+   * or in another store on the same database): its expired ids may be due a
+   * purge, which runs off the caller's path.
+   */
+  requestsSaved(tenantId: string): void {
+    this.purges.saved(tenantId);
   }
 
   /**
@@ -286,16 +268,6 @@ export class KnexCapacityStore implements CapacityStore {
   /** Resolves once no background purge is due or running (for tests and orderly shutdown). */
   purgesIdle(): Promise<void> {
     return this.purges.idle();
-  }
-
-  /**
-   * SQLite's BEGIN is deferred: two processes could both read, then both try
-   * to write. A first write statement (matching no row) takes the write lock
-   * up front, so read-check-write is serialized.
-   */
-  private async begin(trx: Knex.Transaction, scope: Scope): Promise<void> {
-    if (this.dialect !== "sqlite") return;
-    await tables(trx, scope, this.dialect)(REQUESTS).where({ tenant_id: scope.tenantId, request_id: "" }).update({ request_id: "" });
   }
 
   ping(): Promise<void> {

@@ -53,13 +53,8 @@ export interface StoredRequest {
   createdAt: number;
 }
 
-/** Reads and writes inside one transaction, bound to one scope. */
-export interface CapacityWriter {
-  /** Reads a record and locks it until the transaction ends. */
-  getForUpdate(id: string): Promise<CapacityRecord | undefined>;
-  insert(record: CapacityRecord): Promise<void>;
-  /** Writes `record` over the stored row that still has `expectedEtag`. */
-  update(record: CapacityRecord, expectedEtag: string): Promise<void>;
+/** The idempotency records of one transaction's scope (tenant, app). */
+export interface RequestLog {
   /** The scope's (tenant, app) record of a request id: each app of a tenant has its own ids. */
   findRequest(requestId: string): Promise<StoredRequest | undefined>;
   /**
@@ -67,6 +62,15 @@ export interface CapacityWriter {
    * writer of the same id makes the transaction retry.
    */
   saveRequest(request: StoredRequest): Promise<void>;
+}
+
+/** Reads and writes inside one transaction, bound to one scope. */
+export interface CapacityWriter extends RequestLog {
+  /** Reads a record and locks it until the transaction ends. */
+  getForUpdate(id: string): Promise<CapacityRecord | undefined>;
+  insert(record: CapacityRecord): Promise<void>;
+  /** Writes `record` over the stored row that still has `expectedEtag`. */
+  update(record: CapacityRecord, expectedEtag: string): Promise<void>;
   /** Serializes writers of one person's allocations until the transaction ends. */
   lockPerson(personId: string): Promise<void>;
   /** The person's non-deleted allocations overlapping the window, as committed now (a locking read). */

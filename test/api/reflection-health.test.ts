@@ -49,11 +49,14 @@ describe("server reflection", () => {
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
         "work.v1.CapacityService",
+        "work.v1.WorkingTimeService",
       ]);
     }
     const methods = await bufCurl(["--list-methods", server.baseUrl]);
     expect(methods.out).toContain("work.v1.CapacityService/SetCapacity");
     expect(methods.out).toContain("work.v1.CapacityService/BatchGetPersonAvailability");
+    expect(methods.out).toContain("work.v1.WorkingTimeService/SetHolidays");
+    expect(methods.out).toContain("work.v1.WorkingTimeService/ListTimeOff");
   });
 
   it("makes a real call with the schema from reflection only", async () => {
@@ -94,6 +97,20 @@ describe("server reflection", () => {
       "ListCapacities",
       "SetCapacity",
       "UndeleteCapacity",
+    ]);
+    const workingTime = (await reflection.getDescriptorBySymbol("work.v1.WorkingTimeService")).getProtobufJsRoot();
+    expect(Object.keys(workingTime.lookupService("work.v1.WorkingTimeService").methods).sort()).toEqual([
+      "DeleteTimeOff",
+      "DeleteWorkSchedule",
+      "GetTimeOff",
+      "ListHolidayCalendars",
+      "ListHolidays",
+      "ListTimeOff",
+      "ListWorkSchedules",
+      "SetHolidayCalendar",
+      "SetHolidays",
+      "SetTimeOff",
+      "SetWorkSchedule",
     ]);
     const definition = protoLoader.fromJSON(root.toJSON(), { longs: String, defaults: true, oneofs: true });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {

@@ -3,7 +3,6 @@ import {
   confirmRecord,
   createRecord,
   deleteRecord,
-  MAX_MASK_PATHS,
   resolveMask,
   undeleteRecord,
   updateRecord,
@@ -11,6 +10,7 @@ import {
   type WriteStamp,
 } from "../../src/domain/capacity.js";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, InvalidArgumentError, MAX_VIOLATIONS, Violations } from "../../src/domain/errors.js";
+import { MAX_MASK_PATHS } from "../../src/domain/records.js";
 import { SourceType } from "../../src/gen/work/v1/capacity_pb.js";
 
 const PERSON = "per_01M8FMTT425T0SWT9WYGC66PKF";

@@ -21,12 +21,17 @@ import type { WorkLimits } from "../../src/service/call.js";
 import { createCapacityService } from "../../src/service/capacity-service.js";
 import { migrate, openDatabase } from "../../src/store/database.js";
 import { KnexCapacityStore } from "../../src/store/knex-store.js";
+import { KnexWorkingTimeStore } from "../../src/store/knex-working-time-store.js";
+import { WorkingTimeService } from "../../src/gen/work/v1/working_time_pb.js";
+import { createWorkingTimeService } from "../../src/service/working-time-service.js";
 import { MYSQL_URL, type Engine } from "./databases.js";
 import { person, tenant } from "./ids.js";
 import { sqlAudit } from "./sql-audit.js";
 
 /** A typed client of the in-memory service, calling as one caller. */
 export type ServiceClient = Client<typeof CapacityService>;
+/** A typed WorkingTimeService client of the in-memory service, calling as one caller. */
+export type WorkingTimeClient = Client<typeof WorkingTimeService>;
 
 /** The production defaults of CAPACITY_MAX_RESPONSE_BYTES and CAPACITY_AVAILABILITY_MAX_ALLOCATIONS. */
 export const DEFAULT_LIMITS: WorkLimits = { maxResponseBytes: 4 * 1024 * 1024, availabilityMaxAllocations: 50_000 };
@@ -52,6 +57,8 @@ export interface TestService {
   knex: Knex;
   /** A client that calls as `caller`; unset fields get a new tenant, a new person and no app. */
   client(caller?: Partial<Caller>): ServiceClient;
+  /** A WorkingTimeService client that calls as `caller` (unset fields as for `client`). */
+  workingTime(caller?: Partial<Caller>): WorkingTimeClient;
   close(): Promise<void>;
 }
 
@@ -94,18 +101,28 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   if (engine === "sqlite") await migrate(knex);
   const audit = sqlAudit();
   knex.on("query", (q: { sql: string }) => audit.see(q.sql));
+  const capacityStore = new KnexCapacityStore(knex);
   const capacity = createCapacityService({
-    store: new KnexCapacityStore(knex),
+    store: capacityStore,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     ...(options.now !== undefined && { now: options.now }),
   });
-  const table = routes(servedMethods({ capacity }), { maxDeadlineMs: options.maxDeadlineMs ?? 10_000 });
+  const workingTime = createWorkingTimeService({
+    store: new KnexWorkingTimeStore(knex, { onRequestsSaved: (tenantId) => capacityStore.requestsSaved(tenantId) }),
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    ...(options.now !== undefined && { now: options.now }),
+  });
+  const table = routes(servedMethods({ capacity, workingTime }), { maxDeadlineMs: options.maxDeadlineMs ?? 10_000 });
+  const transportAs = (caller: Partial<Caller> | undefined) =>
+    createRouterTransport(table, { router: { interceptors: [mapErrors, asCaller(newCaller(caller))] } });
   return {
     engine,
     knex,
     client(caller) {
-      const transport = createRouterTransport(table, { router: { interceptors: [mapErrors, asCaller(newCaller(caller))] } });
-      return createClient(CapacityService, transport);
+      return createClient(CapacityService, transportAs(caller));
+    },
+    workingTime(caller) {
+      return createClient(WorkingTimeService, transportAs(caller));
     },
     async close() {
       await knex.destroy();

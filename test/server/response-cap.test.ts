@@ -17,6 +17,7 @@ import { Observer } from "../../src/server/observe.js";
 import { startServer } from "../../src/server/server.js";
 import { servedMethods, type EngineOptions } from "../../src/server/routes.js";
 import type { CapacityCore } from "../../src/service/capacity-service.js";
+import type { WorkingTimeCore } from "../../src/service/working-time-service.js";
 import { CLIENT_KINDS, createTestClient, ok, type TestClient } from "../helpers/clients.js";
 import { capturedLog } from "../helpers/log.js";
 
@@ -28,7 +29,8 @@ describe("response cap on both engines", () => {
   const capacity = {
     getCapacity: () => Promise.resolve(create(CapacitySchema, { id: ID, notes: "n".repeat(notesLength) })),
   } as unknown as CapacityCore;
-  const methods = servedMethods({ capacity });
+  // WorkingTimeService is served too, but never called here.
+  const methods = servedMethods({ capacity, workingTime: {} as WorkingTimeCore });
   const captured = capturedLog();
   let listener: Listener;
   let engine: GrpcEngine;

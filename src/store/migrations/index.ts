@@ -36,4 +36,14 @@ export const migrationSource: Knex.MigrationSource<string> = {
 };
 
 /** Every table the migrations create, dependents first (tests drop them to start clean). */
-export const OWNED_TABLES = ["capacity_persons", "capacity_requests", "capacities", "knex_migrations", "knex_migrations_lock"];
+export const OWNED_TABLES = [
+  "time_off",
+  "holidays",
+  "holiday_calendars",
+  "work_schedules",
+  "capacity_persons",
+  "capacity_requests",
+  "capacities",
+  "knex_migrations",
+  "knex_migrations_lock",
+];

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import { http } from "../../../src/gen/google/api/annotations_pb.js";
 import type { HttpRule } from "../../../src/gen/google/api/http_pb.js";
 import { CapacityService } from "../../../src/gen/work/v1/capacity_pb.js";
+import { WorkingTimeService } from "../../../src/gen/work/v1/working_time_pb.js";
 import { openApiDocument } from "../../../src/server/rest/openapi-document.js";
 
 type Json = { [key: string]: unknown };
@@ -29,17 +30,19 @@ interface Binding {
   operationId: string;
 }
 
-/** Every binding of every CapacityService method, from the descriptors the server runs on. */
+/** Every binding of every method of the served API (CapacityService, WorkingTimeService), from the descriptors the server runs on. */
 function bindings(): Binding[] {
-  return CapacityService.methods.flatMap((method) => {
-    const rule = getOption(method, http);
-    return [rule, ...rule.additionalBindings].map((r: HttpRule, i): Binding => {
-      const { case: verb, value } = r.pattern;
-      if (verb === undefined || verb === "custom") throw new Error(`${method.name}: unexpected pattern ${verb ?? "unset"}`);
-      const operationId = `CapacityService_${method.name}${i > 0 ? `_${i + 1}` : ""}`;
-      return { method, verb, template: value, body: r.body, operationId };
+  return [CapacityService, WorkingTimeService]
+    .flatMap((service) => service.methods)
+    .flatMap((method) => {
+      const rule = getOption(method, http);
+      return [rule, ...rule.additionalBindings].map((r: HttpRule, i): Binding => {
+        const { case: verb, value } = r.pattern;
+        if (verb === undefined || verb === "custom") throw new Error(`${method.name}: unexpected pattern ${verb ?? "unset"}`);
+        const operationId = `${method.parent.name}_${method.name}${i > 0 ? `_${i + 1}` : ""}`;
+        return { method, verb, template: value, body: r.body, operationId };
+      });
     });
-  });
 }
 
 /** The document's path of the same shape as a template (variables' names are the document's choice). */
@@ -126,7 +129,7 @@ describe("the generated OpenAPI document", () => {
     await expect(validate(renamed)).rejects.toThrow("same shape");
   });
 
-  it("has every google.api.http binding of CapacityService as an operation, with its path parameters", () => {
+  it("has every google.api.http binding of the API as an operation, with its path parameters", () => {
     const all = bindings();
     expect(all.length).toBeGreaterThanOrEqual(CapacityService.methods.length + 1); // SetCapacity's PATCH is an additional binding
     for (const b of all) {
@@ -187,7 +190,17 @@ describe("the generated OpenAPI document", () => {
       expect((op.responses as Json)["412"] !== undefined).toBe(isWrite(b.method) && etag);
       if (refs.includes("#/components/parameters/IdempotencyKey")) seen.push(b.operationId);
     }
-    expect(seen).toEqual(["CapacityService_SetCapacity", "CapacityService_SetCapacity_2"]);
+    expect(seen).toEqual([
+      "CapacityService_SetCapacity",
+      "CapacityService_SetCapacity_2",
+      "WorkingTimeService_SetWorkSchedule",
+      "WorkingTimeService_SetWorkSchedule_2",
+      "WorkingTimeService_SetHolidayCalendar",
+      "WorkingTimeService_SetHolidayCalendar_2",
+      "WorkingTimeService_SetHolidays",
+      "WorkingTimeService_SetTimeOff",
+      "WorkingTimeService_SetTimeOff_2",
+    ]);
     const parameters = (doc.components as { parameters: Record<string, Json> }).parameters;
     expect(parameters.IfMatch).toMatchObject({ name: "If-Match", in: "header" });
     expect(parameters.IdempotencyKey).toMatchObject({ name: "Idempotency-Key", in: "header" });
