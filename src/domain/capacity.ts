@@ -8,7 +8,7 @@ import { checkPeriodOrder, requiredDate } from "./dates.js";
 import { AlreadyExistsError, EtagMismatchError, FailedPreconditionError, NotFoundError, Violations } from "./errors.js";
 import { requiredReference } from "./ids.js";
 import { requiredPercent } from "./percent.js";
-import { checkText, resolveMaskOf, type WriteStamp } from "./records.js";
+import { checkText, resolveMaskOf, type StampedRecord, type WriteStamp } from "./records.js";
 
 export type { WriteStamp };
 
@@ -21,16 +21,8 @@ export const MAX_NOTES_CHARS = 4000;
 /** Longest `source`, in Unicode characters. */
 export const MAX_SOURCE_CHARS = 64;
 
-/** A stored capacity, as the domain sees it. Timestamps are epoch milliseconds. */
-export interface CapacityRecord {
-  id: string;
-  tenantId: string;
-  /** Empty when the creating token had no app. */
-  appId: string;
-  createdAt: number;
-  updatedAt: number;
-  createdBy: string;
-  updatedBy: string;
+/** A stored capacity, as the domain sees it: the server's stamps and its own fields. Timestamps are epoch milliseconds. */
+export interface CapacityRecord extends StampedRecord {
   source: string;
   sourceType: SourceType;
   isDeleted: boolean;
@@ -46,7 +38,6 @@ export interface CapacityRecord {
   confirmedById: string;
   confirmedAt: number | null;
   notes: string;
-  etag: string;
 }
 
 /** The writable fields as a client sent them. */
