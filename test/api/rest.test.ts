@@ -228,7 +228,7 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
     });
 
     it("refuses bad query parameters, bodies and timeouts with the parameter named, before doing anything", async () => {
-      const cases: Array<[string, string, string | undefined, Record<string, string>, string]> = [
+      const cases: Array<[string, string, string | Buffer | undefined, Record<string, string>, string]> = [
         ["GET", `${BASE}?person=x`, undefined, {}, "person"],
         ["GET", `${BASE}?page_size=ten`, undefined, {}, "page_size"],
         ["GET", `${BASE}?show_deleted=yes`, undefined, {}, "show_deleted"],
@@ -237,6 +237,7 @@ describe.each(ENGINES)("the HTTP/JSON API on %s", (engine) => {
         ["GET", `${BASE}?person_id=%FF%FE`, undefined, {}, "person_id"],
         ["GET", `${BASE}?person_id=%E0%A4%A`, undefined, {}, "person_id"],
         ["POST", BASE, body({ notes: "x" }).replace('"notes":"x"', '"notes":"\\ud800"'), { "content-type": "application/json" }, "body"],
+        ["POST", BASE, Buffer.from(body({ notes: "x" }).replace('"notes":"x"', '"notes":"\u00ff"'), "latin1"), { "content-type": "application/json" }, "body"],
         ["POST", `${BASE}?overallocation_policy=REJECT`, body(), { "content-type": "application/json" }, "overallocation_policy"],
         ["GET", `${BASE}?timeout=soon`, undefined, {}, "timeout"],
         ["GET", `${BASE}/cap_01M8FMTT425T0SWT9WYGC66PKF?id=cap_01M8FMTT425T0SWT9WYGC66PKG`, undefined, {}, "id"],

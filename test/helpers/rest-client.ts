@@ -25,7 +25,7 @@ export interface RestAnswer {
 
 /** Sends one HTTP request over HTTP/1.1 (fetch) or HTTP/2 (one h2c session per client). */
 export interface RestTransport {
-  send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<RestAnswer>;
+  send(method: string, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<RestAnswer>;
   close(): void;
 }
 

@@ -46,6 +46,8 @@ export interface RestOptions {
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
+/** Decodes a body as UTF-8, refusing bytes that are not (never silently replaced). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** A bound route that matched the path: the binding and the path's variables. */
 interface Route {
@@ -122,9 +124,15 @@ async function readJson(req: Req, max: number, deadline: number): Promise<JsonVa
   if (type === undefined || !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
     throw new InvalidArgumentError([{ field: "Content-Type", description: "the body must be application/json" }]);
   }
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new InvalidArgumentError([{ field: "body", description: "not UTF-8: bytes that would be stored as U+FFFD" }]);
+  }
   let value: JsonValue;
   try {
-    value = JSON.parse(bytes.toString("utf8")) as JsonValue;
+    value = JSON.parse(text) as JsonValue;
   } catch (err) {
     throw new InvalidArgumentError([{ field: "body", description: `not valid JSON: ${(err as Error).message}` }]);
   }
