@@ -63,7 +63,7 @@ export function judge(version: Version, req: WireRequest, a: WireAnswer): { prob
   const where = `${version} ${req.method} ${req.target.slice(0, 120)} → ${a.status}`;
   if (refusedByParser(version, a)) return {};
   const expectation = req.headers.find(([n]) => n.toLowerCase() === "expect")?.[1];
-  if (a.status === 417 && a.body.length === 0 && expectation !== undefined && expectation.toLowerCase() !== "100-continue") {
+  if (a.status === 417 && a.body.length === 0 && req.method !== "HEAD" && expectation !== undefined && expectation.toLowerCase() !== "100-continue") {
     return { finding: "417 to an unmet Expect, without a google.rpc.Status body" };
   }
   if (a.status >= 500 && ![501, 503, 504].includes(a.status)) return { problem: `${where}: server error ${a.body.toString().slice(0, 200)}` };

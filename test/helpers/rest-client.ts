@@ -157,7 +157,8 @@ export function restRequest(
   // Headers for what fits in them: the etag and the request id.
   const etagChain = binding.body !== "" && binding.body !== "*" && binding.body.fieldKind === "message" ? ["capacity", "etag"] : ["etag"];
   const etag = etagChain.reduce<JsonValue | undefined>((o, k) => (o as JsonObject | undefined)?.[k], json);
-  if (typeof etag === "string" && HEADER_SAFE.test(etag)) {
+  // If-Match names the record the path targets; a create has none, so its etag stays in the body.
+  if (typeof etag === "string" && HEADER_SAFE.test(etag) && binding.pathFields.size > 0) {
     headers["if-match"] = `"${etag}"`;
     if (etagChain.length === 2) delete (json.capacity as JsonObject).etag;
     else delete json.etag;
