@@ -26,7 +26,7 @@ export interface Binding {
 }
 
 /** The field chain a dotted proto field path names in `message`; throws if a link is missing or not a message. */
-export function fieldChain(message: DescMessage, path: string): DescField[] {
+function fieldChain(message: DescMessage, path: string): DescField[] {
   const chain: DescField[] = [];
   let current: DescMessage | undefined = message;
   for (const name of path.split(".")) {

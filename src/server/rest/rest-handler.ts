@@ -31,7 +31,7 @@ import { requestMessage } from "./transcode.js";
 /** Where the HTTP/JSON API lives on the port. */
 export const REST_PREFIX = "/api/";
 /** The generated OpenAPI document's path. */
-export const OPENAPI_PATH = "/api/v1/openapi.json";
+const OPENAPI_PATH = "/api/v1/openapi.json";
 
 /** What the HTTP/JSON API needs: its bindings and the limits shared with every engine. */
 export interface RestOptions {

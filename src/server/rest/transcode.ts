@@ -15,7 +15,7 @@ import type { Binding } from "./bindings.js";
 import type { PathMatch } from "./template.js";
 
 /** Query parameters that are not request fields: the call's deadline. */
-export const RESERVED_QUERY = new Set(["timeout"]);
+const RESERVED_QUERY = new Set(["timeout"]);
 
 /** What the transcoder takes from one HTTP request. */
 export interface RestInput {
@@ -148,7 +148,7 @@ function topScalar(message: DescMessage, name: string): DescField | undefined {
 }
 
 /** The request field an `If-Match` header sets: `etag` of the request, else of the body message. */
-export function etagField(binding: Binding): DescField[] | undefined {
+function etagField(binding: Binding): DescField[] | undefined {
   const input = binding.served.method.input;
   const top = topScalar(input, "etag");
   if (top) return [top];
