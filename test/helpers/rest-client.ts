@@ -9,12 +9,15 @@
  */
 import http2 from "node:http2";
 import { create, fromJson, toJson, type DescField, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
-import type { Code } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { bindingsOf, type Binding } from "../../src/server/rest/bindings.js";
 import { CapacityService } from "../../src/gen/work/v1/capacity_pb.js";
 import type { ErrorInfo, Outcome, Rpc, TestClient, Violation } from "./clients.js";
 
 const BINDINGS = bindingsOf(CapacityService.methods.map((method) => ({ method: method as never, handle: () => Promise.reject(new Error("client side")) })));
+
+/** A call that has no HTTP form (an empty path variable); the client sends nothing. */
+class Unencodable extends Error {}
 
 /** A raw HTTP answer. */
 export interface RestAnswer {
@@ -149,6 +152,8 @@ export function restRequest(
   let path = binding.template.source;
   if (binding.template.verb !== undefined) path = path.slice(0, -(binding.template.verb.length + 1));
   for (const [variable, chain] of binding.pathFields) {
+    // A path segment cannot be empty: such a call has no URL (RPCs answer it INVALID_ARGUMENT).
+    if (valueAt(request, chain) === "") throw new Unencodable(`cannot encode an empty ${variable} in the path ${binding.template.source}`);
     path = path.replace(`{${variable}}`, percentEncode(valueAt(request, chain)));
     clearAt(json, chain);
   }
@@ -250,7 +255,14 @@ export function restClient(kind: string, transport: RestTransport): TestClient {
   return {
     kind,
     async call(rpc, req, token) {
-      const r = restRequest(rpc, req, token);
+      let r: ReturnType<typeof restRequest>;
+      try {
+        r = restRequest(rpc, req, token);
+      } catch (err) {
+        // What REST cannot express is not sent: the outcome says so, without a request id (nothing answered).
+        if (!(err instanceof Unencodable)) throw err;
+        return { ok: false, code: Code.InvalidArgument, message: err.message, violations: [], errorInfo: [], retryDelayMs: undefined, requestId: undefined };
+      }
       return restOutcome(rpc, await transport.send(r.method, r.path, r.headers, r.body));
     },
     close() {
