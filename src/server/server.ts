@@ -72,7 +72,8 @@ export async function startServer(options: ServerOptions): Promise<Listener> {
     readMaxBytes: options.readMaxBytes,
     maxResponseBytes: options.maxResponseBytes,
     maxDeadlineMs: options.maxDeadlineMs,
-    openApi: openApiDocument,
+    // Read now: a build without the document stops here, not on the first request for it.
+    openApi: openApiDocument(),
   });
   const handler = createHttpHandler({
     rpc,

@@ -41,8 +41,8 @@ export interface RestOptions {
   readMaxBytes: number;
   maxResponseBytes: number;
   maxDeadlineMs: number;
-  /** The OpenAPI document's bytes. */
-  openApi: () => Buffer;
+  /** The OpenAPI document's bytes, read once at start-up. */
+  openApi: Buffer;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -296,7 +296,7 @@ export function restHandler(options: RestOptions): (req: Req, res: Res) => void 
       send(req, res, status, { "x-request-id": requestId, ...extra }, jsonBytes(plainStatus(code, message)));
 
     if (path === OPENAPI_PATH && (method === "GET" || method === "HEAD")) {
-      const doc = options.openApi();
+      const doc = options.openApi;
       res.writeHead(200, { "content-type": JSON_TYPE, "content-length": String(doc.length), "cache-control": "no-cache" });
       if (method === "HEAD") res.end();
       else res.end(doc);
